@@ -1,0 +1,107 @@
+"""Open every built page in headless Chromium; fail on a broken image, an error output or a missing page.
+
+    python -m bnopt.sitecheck _build/html
+
+Needs Debian's `chromium` and `chromium-driver` (or CHROMEDRIVER=/path) and the `selenium` package.
+The pages are served on 127.0.0.1 by a local HTTP server for the duration of the check.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import sys
+import threading
+from pathlib import Path
+from urllib.parse import unquote, urldefrag, urlparse
+
+_BROKEN_IMAGES = ("return [...document.images].filter(i => !(i.complete && i.naturalWidth > 0))"
+                  ".map(i => i.getAttribute('src'));")
+_ERROR_OUTPUTS = ("return [...document.querySelectorAll('div.output.traceback, div.output.error')]"
+                  ".map(e => e.innerText.slice(0, 300));")
+_LINKS = "return [...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href'));"
+_SKIP = {"genindex.html", "search.html"}
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Static file handler that does not log every request."""
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        """Stay quiet."""
+
+
+def _serve(root: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
+    """Serve `root` on a free loopback port; return the server and its base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+def _driver():  # type: ignore[no-untyped-def]
+    """A headless Chromium driven by Debian's chromedriver, with no background networking."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--no-first-run", "--disable-quic", "--window-size=1280,2000"):
+        opts.add_argument(flag)
+    service = Service(executable_path=os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver"))
+    return webdriver.Chrome(service=service, options=opts)
+
+
+def local_link_target(page: Path, href: str, root: Path) -> Path | None:
+    """The file a same-site link points to, or None for external links and anchors."""
+    parsed = urlparse(href)
+    if parsed.scheme or parsed.netloc or href.startswith(("#", "mailto:", "javascript:")):
+        return None
+    path = unquote(urldefrag(parsed.path)[0])
+    if not path:
+        return None
+    target = (page.parent / path).resolve()
+    return target / "index.html" if target.is_dir() else target
+
+
+def check_site(root: Path) -> list[str]:
+    """Problems found on the built site (empty when every page is fine)."""
+    pages = sorted(p for p in root.glob("*.html") if p.name not in _SKIP)
+    if not pages:
+        return [f"no HTML pages in {root}: build the book first (make book)"]
+    problems: list[str] = []
+    server, base = _serve(root)
+    driver = _driver()
+    try:
+        for page in pages:
+            driver.get(base + page.relative_to(root).as_posix())
+            for src in driver.execute_script(_BROKEN_IMAGES):
+                problems.append(f"{page.name}: broken image {src}")
+            for text in driver.execute_script(_ERROR_OUTPUTS):
+                problems.append(f"{page.name}: error output: {text!r}")
+            for href in driver.execute_script(_LINKS):
+                target = local_link_target(page, href, root)
+                if target is not None and not target.exists():
+                    problems.append(f"{page.name}: link to missing page {href}")
+            print(f"[site] {page.name}: checked", flush=True)
+    finally:
+        driver.quit()
+        server.shutdown()
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry: check the site folder given (default `_build/html`)."""
+    argv = sys.argv[1:] if argv is None else argv
+    root = Path(argv[0] if argv else "_build/html").resolve()
+    problems = check_site(root)
+    for p in problems:
+        print(f"[site] PROBLEM {p}", file=sys.stderr)
+    print(f"[site] {len(problems)} problem(s) on the site in {root}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
