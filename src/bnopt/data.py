@@ -14,6 +14,7 @@ directory (explicit argument > $BNOPT_DATA_DIR > `data/`):
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import io
@@ -365,6 +366,20 @@ def load_dataset(name: str, split: str = "train", data_dir: str | os.PathLike[st
     if variant not in (None, name):
         raise ValueError(f"{name} has no variant {variant!r}")
     return load_idx_dataset(name, split, root / IDX_SUBDIR[name], download)
+
+
+@functools.lru_cache(maxsize=4)
+def cifar10_subset(split: str, n: int | None, seed: int) -> Dataset:
+    """A fixed random subset of CIFAR-10 (kept in memory for the runs of one session)."""
+    return load_dataset("cifar10", split).subset(n, seed=seed)
+
+
+def dln_task(n: int = 1000, width: int = 10, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """[S]'s deep-linear-network task: x ~ N(0, I) in R^width, targets A x with A i.i.d. N(0, 1)."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, width, generator=gen)
+    a = torch.randn(width, width, generator=gen)
+    return x, x @ a.T
 
 
 def available(name: str, data_dir: str | os.PathLike[str] | None = None) -> bool:
