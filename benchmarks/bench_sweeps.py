@@ -1,0 +1,65 @@
+"""Vectorised sweep (`sweeps.train_many`, vmap over runs) against the same runs one at a time (`train.train`).
+
+One job of the `ci` sweep: 13 learning rates × 2 seeds = 26 runs of BNGD (separate lr_a = 0.01),
+one epoch of minibatch 100, on the one-layer MNIST net and on the 2-conv net at its `ci` width.
+Synthetic images of the right shape (speed does not depend on pixel values). Target: >= 5x.
+
+    PYTHONPATH=src python benchmarks/bench_sweeps.py [--threads 2] [--samples 2000] [--nets mnist_linear conv2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from bnopt import models, profiles, runtime, sweeps, train
+
+
+def sequential(model_id: str, runs: list[tuple[float, float, int]], xy, width: int | None) -> float:
+    """Seconds to train and evaluate every run alone with train.train / train.evaluate."""
+    start = time.perf_counter()
+    for lr, lr_a, seed in runs:
+        net = models.build(model_id, "bn", width=width, bn_eps=1e-3, seed=seed)
+        train.train(net, xy, train.TrainConfig(lr=lr, lr_norm=lr_a, seed=seed, epochs=1, batch_size=100,
+                                               progress=False), loss_fn=models.loss_fn(model_id))
+        train.evaluate(net, (xy[0][:1000], xy[1][:1000]), models.loss_fn(model_id))
+    return time.perf_counter() - start
+
+
+def vectorised(model_id: str, runs: list[tuple[float, float, int]], xy, width: int | None) -> float:
+    """Seconds to train and evaluate all runs together with sweeps.train_many."""
+    start = time.perf_counter()
+    sweeps.train_many(model_id, "bn", runs, xy, width=width, bn_eps=1e-3, eval_data=(xy[0][:1000], xy[1][:1000]))
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    """Print the speed ratio for the one-layer and the 2-conv net."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--samples", type=int, default=2000, help="images in the epoch (steps = samples / 100)")
+    parser.add_argument("--nets", nargs="+", default=["mnist_linear", "conv2"], choices=["mnist_linear", "conv2"])
+    args = parser.parse_args()
+    runtime.configure_threads(args.threads)
+    settings = profiles.settings("sweeps", "ci")
+    lrs = sweeps.lr_grid(settings)
+    runs = [(lr, 0.01, s) for lr in lrs for s in range(settings.seeds)]
+    widths = dict(settings.widths)
+    print(f"{len(runs)} runs, {args.samples // 100} steps each, {torch.get_num_threads()} threads")
+    print(f"{'net':<16}{'width':>6}{'sequential s':>14}{'vectorised s':>14}{'ratio':>8}  target >= 5x")
+    for model_id in args.nets:
+        g = torch.Generator().manual_seed(0)
+        xy = (torch.rand((args.samples, *models.INPUT_SHAPE[model_id]), generator=g),
+              torch.randint(0, 10, (args.samples,), generator=g))
+        vectorised(model_id, runs[:2], (xy[0][:200], xy[1][:200]), widths[model_id])  # warm-up
+        t_vec = min(vectorised(model_id, runs, xy, widths[model_id]) for _ in range(2))
+        t_seq = sequential(model_id, runs, xy, widths[model_id])
+        ratio = t_seq / t_vec
+        print(f"{model_id:<16}{str(widths[model_id]):>6}{t_seq:>14.2f}{t_vec:>14.2f}{ratio:>7.1f}x"
+              f"  {'ok' if ratio >= 5 else 'below target'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,588 @@
+"""[C] §4.2, Fig. 3: learning-rate sweeps of GD, BNGD (one shared lr) and BNGD with a separate lr_a.
+
+    res = sweeps.run_all("ci")                    # {"mnist": Result, "fashion-mnist": ..., "cifar10": ...}
+    sweeps.verdict_c10(res, "ci"), sweeps.verdict_c11(res, "ci")
+
+Every run trains one epoch with minibatch 100 and reports the training loss at the end of the epoch
+([C]'s measure), for a grid of learning rates `lr` (weights and biases), several seeds, and three
+methods: "gd" (no BN), "bngd" (BN on all layers, γ and β with the same lr) and "bngd_sep" (BN,
+γ and β with their own `lr_a`).
+
+Many runs at once. All runs of a job share an architecture, so they train together as one
+vectorised model: the Glorot initialisations of every run are stacked
+(`torch.func.stack_module_state`) and one step of all runs is `vmap(grad(loss))` over the stack
+(BN uses each run's own batch statistics, as in training mode). Each run draws the minibatches of
+`train.train` with the same seed, so a run here equals `train.train(models.build(..., seed=s),
+TrainConfig(lr, batch_size, seed=s, lr_norm=lr_a))` to float tolerance (tested). A run whose loss
+is NaN/inf or exceeds `diverge_factor` × its first loss is diverged at that step, exactly as in
+`train.train`: it gets no update and is removed from the vectorised batch, so it can never poison
+the others, and its step is recorded.
+
+Jobs, resumability and executors. A sweep is a list of independent `SweepJob`s (one dataset ×
+method × lr_a × chunk of lrs, all seeds); each is its own `results.load_or_run` entry, so an
+interrupted sweep restarts from the finished jobs. `run_sweep(jobs, executor=...)` hands the jobs
+to any `concurrent.futures`-style executor (anything with `submit(fn, *args)` returning a future
+with `result()`): `ProcessPoolExecutor` locally, `dask.distributed.Client(...).get_executor()` on
+a cluster, `submitit.AutoExecutor(...)` for Slurm, `mpi4py.futures.MPIPoolExecutor` under MPI.
+The results folder ($BNOPT_RESULTS_DIR) must then be on a filesystem the workers share.
+
+Claims: C10 (`verdict_c10`) and C11 (`verdict_c11`); `near_best_width` gives the width of the
+near-best lr range of each method. `CLAIMS` maps claim ids to their verdict functions.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.func import functional_call, grad_and_value, stack_module_state, vmap
+
+from bnopt import claims, data, models, profiles, results, runtime, train
+
+SECTION = "sweeps"
+METHODS: tuple[str, ...] = ("gd", "bngd", "bngd_sep")
+PANELS: dict[str, str] = {"mnist": "mnist_linear", "fashion-mnist": "conv2", "cifar10": "cifar_conv2fc3"}
+PANEL_LABEL: dict[str, str] = {"mnist": "MNIST, one-layer net", "fashion-mnist": "Fashion-MNIST, 2-conv net",
+                               "cifar10": "CIFAR-10, 2-conv-3-FC net"}
+NOT_RUN = "not run: data not found"
+JOB_RESULT = "sweeps_job"
+PANEL_RESULT = "sweeps_panel"
+EVAL_RUNS_PER_CHUNK = 16  # runs evaluated together at the end (bounds memory; not a result setting)
+
+Batch = tuple[Tensor, Tensor]
+
+
+# --- many runs at once ---------------------------------------------------------------------------
+
+
+@dataclass
+class ManyRunsLog:
+    """What `train_many` recorded, one entry per run (runs in the order they were given)."""
+
+    loss: np.ndarray  # (runs, steps) minibatch loss before each update; NaN after divergence
+    final_loss: np.ndarray  # (runs,) loss on the evaluation data after the last step; inf if diverged
+    final_accuracy: np.ndarray  # (runs,) accuracy there; NaN if diverged
+    initial_loss: np.ndarray  # (runs,) loss on the evaluation data at initialisation
+    diverged: np.ndarray  # (runs,) bool
+    diverged_at: np.ndarray  # (runs,) step of divergence (steps = at the final evaluation), -1 if not
+    steps: int
+    wall_time: float
+
+
+def stacked_init(model_id: str, norm: str, seeds: Sequence[int], *, width: int | None = None,
+                 bn_eps: float | None = None) -> tuple[torch.nn.Module, dict[str, Tensor]]:
+    """A weightless template net and the stacked Glorot parameters of `models.build(seed=s)` per run."""
+    nets = {s: models.build(model_id, norm, width=width, bn_eps=bn_eps, seed=s) for s in sorted(set(seeds))}
+    for net in nets.values():
+        if any(True for _ in net.buffers()):
+            raise ValueError(f"{model_id!r} with norm {norm!r} has buffers (running statistics); "
+                             "vectorised sweeps need pure layers (norms without track_running_stats)")
+    params, _ = stack_module_state([nets[s] for s in seeds])
+    template = copy.deepcopy(nets[seeds[0]]).to("meta")
+    return template, {k: v.detach() for k, v in params.items()}
+
+
+def _per_run(v: Tensor, like: Tensor) -> Tensor:
+    """Reshape a (runs,) vector to broadcast against a stacked (runs, ...) tensor."""
+    return v.reshape((-1,) + (1,) * (like.dim() - 1))
+
+
+@torch.no_grad()
+def evaluate_many(template: torch.nn.Module, params: dict[str, Tensor], eval_data: Batch,
+                  loss_fn: train.LossFn, batch_size: int = 1000) -> tuple[Tensor, Tensor]:
+    """Loss and accuracy of every stacked run on `eval_data`, chunked as in `train.evaluate`."""
+    x, y = eval_data
+    runs = next(iter(params.values())).shape[0]
+    classify = not y.dtype.is_floating_point
+
+    def one(p: dict[str, Tensor], xb: Tensor, yb: Tensor) -> tuple[Tensor, Tensor]:
+        out = functional_call(template, p, (xb,))
+        acc = (out.argmax(1) == yb).float().mean() if classify else torch.full((), math.nan)
+        return loss_fn(out, yb), acc
+
+    many = vmap(one, in_dims=(0, None, None))
+    loss, acc = torch.zeros(runs, dtype=torch.float64), torch.zeros(runs, dtype=torch.float64)
+    bounds = train.eval_bounds(len(x), batch_size)
+    for r0 in range(0, runs, EVAL_RUNS_PER_CHUNK):
+        chunk = {k: v[r0:r0 + EVAL_RUNS_PER_CHUNK] for k, v in params.items()}
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            l_ab, acc_ab = many(chunk, x[a:b], y[a:b])
+            loss[r0:r0 + EVAL_RUNS_PER_CHUNK] += l_ab.double().cpu() * (b - a)
+            acc[r0:r0 + EVAL_RUNS_PER_CHUNK] += acc_ab.double().cpu() * (b - a)
+    return loss / len(x), acc / len(x)
+
+
+def _minibatches(n: int, seeds: Sequence[int], batch_size: int, device: torch.device) -> Callable[[], Tensor]:
+    """Next-step indices (distinct seeds, batch) from `train.batch_indices`, one stream per seed."""
+    streams = [train.batch_indices(n, train.TrainConfig(lr=0.0, steps=1, batch_size=batch_size, seed=s), device)
+               for s in seeds]
+    return lambda: torch.stack([next(s) for s in streams])
+
+
+def train_many(model_id: str, norm: str, runs: Sequence[tuple[float, float, int]], data_: Batch, *,
+               epochs: int = 1, batch_size: int = 100, width: int | None = None, bn_eps: float | None = None,
+               diverge_factor: float | None = 1e6, eval_data: Batch | None = None,
+               eval_batch_size: int = 1000, device: str = "cpu") -> ManyRunsLog:
+    """Train many SGD runs (lr, lr_norm, seed) of one net together, vectorised over runs.
+
+    Run (lr, lr_norm, seed) equals `train.train(models.build(model_id, norm, width=width,
+    bn_eps=bn_eps, seed=seed), data_, TrainConfig(lr=lr, lr_norm=lr_norm, seed=seed,
+    epochs=epochs, batch_size=batch_size, diverge_factor=diverge_factor))` followed by
+    `train.evaluate(model, eval_data, loss_fn, eval_batch_size)` (eval_data None = data_).
+    """
+    if not runs:
+        raise ValueError("runs is empty; give at least one (lr, lr_norm, seed)")
+    dev = runtime.resolve_device(device)
+    start = time.perf_counter()
+    loss_fn = models.loss_fn(model_id)
+    lrs = torch.tensor([r[0] for r in runs], dtype=torch.float32, device=dev)
+    lr_norms = torch.tensor([r[1] for r in runs], dtype=torch.float32, device=dev)
+    seeds = [int(r[2]) for r in runs]
+    distinct = sorted(set(seeds))
+    seed_pos = torch.tensor([distinct.index(s) for s in seeds], device=dev)
+    template, params = stacked_init(model_id, norm, seeds, width=width, bn_eps=bn_eps)
+    params = {k: v.to(dev) for k, v in params.items()}
+    norm_names = models.norm_parameter_names(models.build(model_id, norm, width=width, bn_eps=bn_eps))
+    x_all, y_all = data_[0].to(dev), data_[1].to(dev)
+    eval_data = (x_all, y_all) if eval_data is None else (eval_data[0].to(dev), eval_data[1].to(dev))
+    n_steps = epochs * train.steps_per_epoch(len(x_all), batch_size)
+    next_batch = _minibatches(len(x_all), distinct, batch_size, dev)
+
+    def run_loss(p: dict[str, Tensor], x: Tensor, y: Tensor) -> Tensor:
+        return loss_fn(functional_call(template, p, (x,)), y)
+
+    step_fn = vmap(grad_and_value(run_loss))
+    n_runs = len(runs)
+    active = torch.arange(n_runs, device=dev)  # original index of each run still in the stack
+    losses = torch.full((n_runs, n_steps), math.nan, dtype=torch.float64)
+    first = torch.full((n_runs,), math.nan, dtype=torch.float64, device=dev)
+    diverged_at = torch.full((n_runs,), -1, dtype=torch.int64)
+    initial_loss = _initial_losses(template, model_id, norm, distinct, width, bn_eps, eval_data,
+                                   eval_batch_size, loss_fn, dev)[seed_pos.cpu()]
+    for t in range(n_steps):
+        if active.numel() == 0:
+            break
+        idx = next_batch()[seed_pos[active]]  # (active runs, batch)
+        grads, value = step_fn(params, x_all[idx], y_all[idx])
+        value = value.detach().double()
+        losses[active.cpu(), t] = value.cpu()
+        if t == 0:
+            first[active] = value
+        bad = _is_diverged(value, first[active], diverge_factor)
+        with torch.no_grad():
+            for name, p in params.items():
+                rate = (lr_norms if name in norm_names else lrs)[active]
+                params[name] = p - _per_run(rate, p) * grads[name]
+        if bool(bad.any()):
+            diverged_at[active[bad].cpu()] = t
+            keep = ~bad
+            active = active[keep]
+            params = {k: v[keep] for k, v in params.items()}
+    final = torch.full((n_runs,), math.inf, dtype=torch.float64)
+    final_acc = torch.full((n_runs,), math.nan, dtype=torch.float64)
+    if active.numel():
+        f_loss, f_acc = evaluate_many(template, params, eval_data, loss_fn, eval_batch_size)
+        final[active.cpu()], final_acc[active.cpu()] = f_loss, f_acc
+        blown = ~torch.isfinite(final) & (diverged_at < 0)  # finite training, non-finite evaluation
+        diverged_at[blown] = n_steps
+        final[blown], final_acc[blown] = math.inf, math.nan
+    return ManyRunsLog(loss=losses.numpy(), final_loss=final.numpy(), final_accuracy=final_acc.numpy(),
+                       initial_loss=initial_loss.numpy(), diverged=(diverged_at >= 0).numpy(),
+                       diverged_at=diverged_at.numpy(), steps=n_steps, wall_time=time.perf_counter() - start)
+
+
+def _is_diverged(loss: Tensor, first: Tensor, factor: float | None) -> Tensor:
+    """`train.is_diverged` for a vector of runs: non-finite, or above factor × |first loss|."""
+    bad = ~torch.isfinite(loss)
+    if factor is not None:
+        bad |= loss > factor * first.abs().clamp_min(1e-12)
+    return bad
+
+
+def _initial_losses(template: torch.nn.Module, model_id: str, norm: str, seeds: Sequence[int],
+                    width: int | None, bn_eps: float | None, eval_data: Batch, eval_batch_size: int,
+                    loss_fn: train.LossFn, dev: torch.device) -> Tensor:
+    """Evaluation loss at initialisation for each distinct seed (the reference for 'stable')."""
+    _, params = stacked_init(model_id, norm, seeds, width=width, bn_eps=bn_eps)
+    loss, _ = evaluate_many(template, {k: v.to(dev) for k, v in params.items()}, eval_data, loss_fn,
+                            eval_batch_size)
+    return loss
+
+
+# --- jobs and executors --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepJob:
+    """One vectorised job: a method (and lr_a) on one dataset, over a chunk of lrs × all seeds."""
+
+    dataset: str  # "mnist", "fashion-mnist" or "cifar10"
+    model_id: str  # PANELS[dataset]
+    width: int | None
+    method: str  # "gd", "bngd" (γ, β with lr) or "bngd_sep" (γ, β with lr_a)
+    lr_a: float | None  # lr of γ, β for "bngd_sep"; None otherwise
+    lrs: tuple[float, ...]
+    seeds: tuple[int, ...]
+    epochs: int = 1
+    batch_size: int = 100
+    train_samples: int | None = None  # a fixed random subset of the training set (None: all)
+    eval_samples: int | None = None  # loss at the end measured on the first this many of them
+    eval_batch_size: int = 1000
+    bn_eps: float = 1e-3
+    diverge_factor: float = 1e6
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
+        if (self.method == "bngd_sep") != (self.lr_a is not None):
+            raise ValueError(f"method {self.method!r} with lr_a={self.lr_a}: give lr_a for 'bngd_sep' only")
+
+    @property
+    def norm(self) -> str:
+        """'none' for GD, 'bn' for both BNGD variants."""
+        return "none" if self.method == "gd" else "bn"
+
+    def runs(self) -> list[tuple[float, float, int]]:
+        """(lr, lr of γ and β, seed) of every run, lr-major."""
+        return [(lr, lr if self.lr_a is None else self.lr_a, s) for lr in self.lrs for s in self.seeds]
+
+    def label(self) -> str:
+        """A short name for progress messages."""
+        extra = "" if self.lr_a is None else f" lr_a={self.lr_a:g}"
+        return f"{self.dataset} {self.method}{extra} lr {self.lrs[0]:.3g}..{self.lrs[-1]:.3g}"
+
+
+@functools.lru_cache(maxsize=4)
+def training_data(dataset: str, train_samples: int | None) -> data.Dataset:
+    """The training subset of a sweep (a fixed random subset, seed 0); raises DataNotFoundError."""
+    return data.load_dataset(dataset, "train").subset(train_samples, seed=0)
+
+
+def job_outputs(job: SweepJob) -> dict[str, Any]:
+    """Train all runs of `job` together; arrays are shaped (lrs, seeds[, steps])."""
+    ds = training_data(job.dataset, job.train_samples)
+    n_eval = len(ds) if job.eval_samples is None else min(job.eval_samples, len(ds))
+    log = train_many(job.model_id, job.norm, job.runs(), (ds.x, ds.y), epochs=job.epochs,
+                     batch_size=job.batch_size, width=job.width, bn_eps=job.bn_eps,
+                     diverge_factor=job.diverge_factor, eval_data=(ds.x[:n_eval], ds.y[:n_eval]),
+                     eval_batch_size=job.eval_batch_size, device=job.device)
+    shape = (len(job.lrs), len(job.seeds))
+    return {"final_loss": log.final_loss.reshape(shape), "final_accuracy": log.final_accuracy.reshape(shape),
+            "initial_loss": log.initial_loss.reshape(shape), "diverged": log.diverged.reshape(shape),
+            "diverged_at": log.diverged_at.reshape(shape), "train_loss": log.loss.reshape(shape + (-1,)),
+            "steps": log.steps, "wall_time": log.wall_time, "dataset": ds.variant,
+            "provenance": data.provenance_json(ds)}
+
+
+def run_job(job: SweepJob, profile: str, threads: int | None = None) -> results.Result:
+    """Run (or load) one job as its own results entry; threads None = `runtime.recommended_threads`."""
+    runtime.configure_threads(threads, model_id=job.model_id)
+    return results.load_or_run(JOB_RESULT, job_outputs, job, profile=profile)
+
+
+def run_sweep(jobs: Sequence[SweepJob], executor: Any = None, *, profile: str = "ci",
+              threads: int | None = None) -> list[results.Result]:
+    """Results of all `jobs`, reusing finished ones; the others run in-process or on `executor`.
+
+    executor: None runs the jobs one after another in this process (each already vectorised over
+    its runs, using `threads` threads, default `runtime.recommended_threads`). Otherwise any `concurrent.futures`-style
+    executor (`submit(fn, *args)` returning a future with `.result()`): `ProcessPoolExecutor(k)`
+    with threads = cores // k, `dask.distributed.Client(...).get_executor()`,
+    `submitit.AutoExecutor(folder)` (Slurm), `mpi4py.futures.MPIPoolExecutor()`. Workers write
+    their results into $BNOPT_RESULTS_DIR, which must be a folder they all share.
+    """
+    done: list[results.Result | None] = [results.load(JOB_RESULT, job) for job in jobs]
+    if executor is None:
+        return [res if res is not None else run_job(job, profile, threads) for job, res in zip(jobs, done)]
+    futures = {i: executor.submit(run_job, job, profile, threads)
+               for i, (job, res) in enumerate(zip(jobs, done)) if res is None}
+    return [res if res is not None else futures[i].result() for i, res in enumerate(done)]
+
+
+# --- settings, panels, run_all -------------------------------------------------------------------
+
+
+def lr_grid(settings: Any) -> tuple[float, ...]:
+    """The sweep's learning rates: logspace(lo, hi, n_lrs) ([C]'s script: logspace(−3, 3, 40))."""
+    lo, hi = settings.lr_log10_range
+    return tuple(float(v) for v in np.logspace(lo, hi, settings.n_lrs))
+
+
+def curves(settings: Any) -> list[tuple[str, float | None]]:
+    """(method, lr_a) of every curve of a panel: GD, shared-lr BNGD, BNGD per lr_a."""
+    return [("gd", None), ("bngd", None)] + [("bngd_sep", float(a)) for a in settings.lr_as]
+
+
+def panel_jobs(settings: Any, dataset: str) -> list[SweepJob]:
+    """The jobs of one panel: every curve, its lrs cut into chunks of `settings.lrs_per_job`."""
+    if dataset not in PANELS:
+        raise ValueError(f"unknown dataset {dataset!r}; choose one of {', '.join(PANELS)}")
+    model_id = PANELS[dataset]
+    lrs = lr_grid(settings)
+    chunk = settings.lrs_per_job or len(lrs)
+    common = dict(dataset=dataset, model_id=model_id, width=dict(settings.widths)[model_id],
+                  seeds=tuple(range(settings.seeds)), epochs=settings.epochs, batch_size=settings.batch_size,
+                  train_samples=dict(settings.train_samples)[dataset], eval_samples=settings.eval_samples,
+                  eval_batch_size=settings.eval_batch_size, bn_eps=settings.bn_eps,
+                  diverge_factor=settings.diverge_factor, device=settings.device)
+    return [SweepJob(method=m, lr_a=a, lrs=lrs[i:i + chunk], **common)
+            for m, a in curves(settings) for i in range(0, len(lrs), chunk)]
+
+
+def sweep_jobs(settings: Any, datasets: Iterable[str] | None = None) -> list[SweepJob]:
+    """Every job of the section (all panels), e.g. to hand them all to one executor at once."""
+    return [job for d in (settings.datasets if datasets is None else datasets) for job in panel_jobs(settings, d)]
+
+
+def assemble_panel(settings: Any, dataset: str, job_results: Sequence[results.Result]) -> dict[str, Any]:
+    """Stack the jobs of one panel into arrays shaped (curves, lrs, seeds)."""
+    jobs = panel_jobs(settings, dataset)
+    n_curves = len(curves(settings))
+    per_curve = len(jobs) // n_curves
+
+    def stack(key: str) -> np.ndarray:
+        """Concatenate a curve's lr chunks, then stack the curves."""
+        return np.stack([np.concatenate([r[key] for r in job_results[c * per_curve:(c + 1) * per_curve]])
+                         for c in range(n_curves)])
+
+    out: dict[str, Any] = {key: stack(key) for key in ("final_loss", "final_accuracy", "initial_loss",
+                                                          "diverged", "diverged_at", "train_loss")}
+    out["lrs"] = np.asarray(lr_grid(settings))
+    out["curve_method"] = np.asarray([m for m, _ in curves(settings)])
+    out["curve_lr_a"] = np.asarray([math.nan if a is None else a for _, a in curves(settings)])
+    out["steps"] = int(job_results[0].scalar("steps"))
+    out["job_wall_time"] = np.asarray([r.scalar("wall_time") for r in job_results])
+    out["dataset"] = job_results[0].dataset
+    out["model_id"] = PANELS[dataset]
+    out["status"] = "ok"
+    return out
+
+
+def not_run_result(dataset: str, profile: str, reason: str) -> results.Result:
+    """An unstored Result saying the panel was not run because its data was not found."""
+    arrays = {"status": np.asarray(NOT_RUN), "reason": np.asarray(reason), "model_id": np.asarray(PANELS[dataset])}
+    return results.Result(arrays, {"data": "", "profile": profile, "dataset_name": dataset}, Path("<not stored>"))
+
+
+def is_run(res: results.Result) -> bool:
+    """Whether a panel result holds a sweep (False: not run, data not found)."""
+    return str(res["status"]) == "ok"
+
+
+def panel_config(settings: Any, dataset: str) -> dict[str, Any]:
+    """The results key of a panel: its dataset and the section's settings."""
+    return {"dataset": dataset, "settings": results.config_dict(settings)}
+
+
+def run_panel(settings: Any, dataset: str, profile: str, executor: Any = None,
+              threads: int | None = None) -> results.Result:
+    """One panel of Fig. 3 (loaded if stored; jobs reused if finished), or a 'not run' result."""
+    config = panel_config(settings, dataset)
+    stored = results.load(PANEL_RESULT, config)
+    if stored is not None:
+        return stored
+    try:
+        training_data(dataset, dict(settings.train_samples)[dataset])
+    except data.DataNotFoundError as err:
+        return not_run_result(dataset, profile, str(err))
+    jobs = panel_jobs(settings, dataset)
+    return results.load_or_run(
+        PANEL_RESULT, lambda _: assemble_panel(settings, dataset, run_sweep(jobs, executor, profile=profile,
+                                                                              threads=threads)),
+        config, profile=profile)
+
+
+def run_all(profile: str, executor: Any = None, threads: int | None = None) -> dict[str, results.Result]:
+    """Every panel of the section at `profile`: dataset -> Result (see `run_panel`)."""
+    settings = profiles.settings(SECTION, profile)
+    return {d: run_panel(settings, d, profile, executor, threads) for d in settings.datasets}
+
+
+# --- reading a panel -----------------------------------------------------------------------------
+
+NEAR_BEST = 0.10  # "near-best": mean loss within 10% of the best (the section's brief)
+FAR_WIDER_DECADES = 1.0  # C10: "far wider" = at least one decade (10×) more of stable lrs;
+# [C] Fig. 3 shows two to three decades, so one decade is a conservative bar.
+MIN_GRID_DECADES = 3.0  # C10 needs a grid spanning >= 3 decades ...
+MAX_GRID_STEP = 0.5  # ... with at most half a decade between lrs, to resolve a one-decade gap
+SPEEDUP_MARGIN = 1.25  # C11: BN's gain (GD best loss / BN best loss) on a deep net >= 1.25 × its
+# gain on the one-layer net; [C] sees "similar" best losses for the one-layer net and clearly lower
+# ones with BN for the deep nets, so a 25% larger ratio is the least that counts as "more".
+MIN_STEPS = 20  # C11 needs an "epoch" of >= 20 SGD steps: fewer and every loss is near its start
+
+
+def curve_labels(res: results.Result) -> list[str]:
+    """Method style keys per curve: 'gd', 'bngd', 'bngd_sep' (lr_a is in curve_lr_a)."""
+    return [str(m) for m in res["curve_method"]]
+
+
+def curve_name(method: str, lr_a: float) -> str:
+    """Readable name of a curve, e.g. 'BNGD, lr_a = 0.01'."""
+    return {"gd": "GD", "bngd": "BNGD, shared lr"}.get(method, f"BNGD, lr_a = {lr_a:g}")
+
+
+def mean_loss(res: results.Result) -> np.ndarray:
+    """(curves, lrs) mean loss over seeds at the end of the epoch; inf where any seed diverged."""
+    loss = res["final_loss"].astype(float)
+    return np.where(res["diverged"].any(-1), math.inf, loss.mean(-1))
+
+
+def stable(res: results.Result) -> np.ndarray:
+    """(curves, lrs) True where no seed diverged and the mean loss fell below the initial loss."""
+    return ~res["diverged"].any(-1) & (mean_loss(res) < res["initial_loss"].mean(-1))
+
+
+def _widest_run(mask: np.ndarray) -> tuple[int, int] | None:
+    """(first, last) index of the longest stretch of True in `mask`, None if none."""
+    best, start = None, None
+    for i, v in enumerate(list(mask) + [False]):
+        if v and start is None:
+            start = i
+        elif not v and start is not None:
+            if best is None or i - 1 - start > best[1] - best[0]:
+                best = (start, i - 1)
+            start = None
+    return best
+
+
+def stable_range(res: results.Result) -> list[dict[str, float]]:
+    """Per curve: the widest contiguous range of stable lrs (lo, hi, width in decades)."""
+    lrs, out = res["lrs"], []
+    for row in stable(res):
+        span = _widest_run(row)
+        lo, hi = (math.nan, math.nan) if span is None else (lrs[span[0]], lrs[span[1]])
+        out.append({"lo": float(lo), "hi": float(hi),
+                    "decades": 0.0 if span is None else float(np.log10(hi / lo))})
+    return out
+
+
+def near_best_width(res: results.Result) -> list[dict[str, float]]:
+    """Per curve: best lr and loss, and the contiguous lr range with mean loss <= (1 + 10%) × best."""
+    lrs, out = res["lrs"], []
+    for row in mean_loss(res):
+        if not np.isfinite(row).any():
+            out.append({"best_lr": math.nan, "best_loss": math.inf, "lo": math.nan, "hi": math.nan, "decades": 0.0})
+            continue
+        k = int(np.argmin(row))
+        near = row <= (1 + NEAR_BEST) * row[k]
+        lo = hi = k
+        while lo > 0 and near[lo - 1]:
+            lo -= 1
+        while hi < len(row) - 1 and near[hi + 1]:
+            hi += 1
+        out.append({"best_lr": float(lrs[k]), "best_loss": float(row[k]), "lo": float(lrs[lo]),
+                    "hi": float(lrs[hi]), "decades": float(np.log10(lrs[hi] / lrs[lo]))})
+    return out
+
+
+def width_table(panels: dict[str, results.Result]) -> list[dict[str, Any]]:
+    """Rows (panel, method, stable range, near-best range) for the page's table."""
+    rows = []
+    for d, res in panels.items():
+        if not is_run(res):
+            continue
+        for m, a, st, nb in zip(curve_labels(res), res["curve_lr_a"], stable_range(res), near_best_width(res)):
+            rows.append({"panel": d, "method": curve_name(m, float(a)), "best lr": nb["best_lr"],
+                         "best loss": nb["best_loss"], "near-best lrs": f"{nb['lo']:.3g}–{nb['hi']:.3g}",
+                         "near-best decades": round(nb["decades"], 2),
+                         "largest stable lr": st["hi"], "stable decades": round(st["decades"], 2)})
+    return rows
+
+
+# --- claim verdicts ------------------------------------------------------------------------------
+
+
+def _datasets_of(panels: dict[str, results.Result]) -> str:
+    """The dataset variants the verdict rests on, e.g. 'mnist, cifar10-jpeg'."""
+    return ", ".join(r.dataset for r in panels.values() if is_run(r))
+
+
+def _grid_ok(res: results.Result) -> bool:
+    """Whether the lr grid spans >= MIN_GRID_DECADES at steps <= MAX_GRID_STEP decades."""
+    logs = np.log10(res["lrs"])
+    return logs[-1] - logs[0] >= MIN_GRID_DECADES and float(np.max(np.diff(logs))) <= MAX_GRID_STEP + 1e-9
+
+
+def verdict_c10(panels: dict[str, results.Result], profile: str) -> claims.Verdict:
+    """C10: on every panel run, separate-lr BNGD is stable over >= 1 decade more lrs than GD and shared-lr BNGD."""
+    ran = {d: r for d, r in panels.items() if is_run(r)}
+    numbers: dict[str, float] = {}
+    if not ran or not all(_grid_ok(r) for r in ran.values()):
+        return claims.Verdict("C10", claims.NOT_TESTABLE, numbers,
+                              f"needs a run panel with an lr grid over >= {MIN_GRID_DECADES:g} decades at "
+                              f"<= {MAX_GRID_STEP:g}-decade steps", _datasets_of(panels), profile)
+    failing, bounded = [], True
+    for d, res in ran.items():
+        widths = stable_range(res)
+        methods = curve_labels(res)
+        sep = max(w["decades"] for m, w in zip(methods, widths) if m == "bngd_sep")
+        gd, bngd = (widths[methods.index(m)]["decades"] for m in ("gd", "bngd"))
+        numbers |= {f"{d} GD stable decades": gd, f"{d} BNGD stable decades": bngd,
+                    f"{d} separate-lr BNGD stable decades": sep}
+        if sep < max(gd, bngd) + FAR_WIDER_DECADES:
+            failing.append(d)
+        full = math.log10(res["lrs"][-1] / res["lrs"][0]) - 1e-9
+        bounded &= min(gd, bngd) < full
+    if not bounded:
+        return claims.Verdict("C10", claims.NOT_TESTABLE, numbers,
+                              "GD or shared-lr BNGD is stable over the whole lr grid: widen the grid",
+                              _datasets_of(panels), profile)
+    passing = [d for d in ran if d not in failing]
+    detail = (f"separate-lr BNGD (best lr_a) is stable over >= {FAR_WIDER_DECADES:g} decade more lrs than both "
+              f"GD and shared-lr BNGD on {', '.join(passing) or 'no panel'}"
+              + (f"; not on {', '.join(failing)}" if failing else ""))
+    return claims.Verdict("C10", claims.NOT_REPRODUCED if failing else claims.REPRODUCED, numbers, detail,
+                          _datasets_of(panels), profile)
+
+
+def bn_speedup(res: results.Result) -> float:
+    """GD's best mean loss over BN's (either BNGD variant) at the end of the epoch: > 1 = BN faster."""
+    best = [nb["best_loss"] for nb in near_best_width(res)]
+    methods = curve_labels(res)
+    gd = best[methods.index("gd")]
+    bn = min(b for m, b in zip(methods, best) if m != "gd")
+    return gd / bn
+
+
+def verdict_c11(panels: dict[str, results.Result], profile: str) -> claims.Verdict:
+    """C11: BN's speed-up (GD best loss / BN best loss) on each deep net >= 1.25 × that on the one-layer net."""
+    linear = panels.get("mnist")
+    deep = {d: r for d, r in panels.items() if d != "mnist" and is_run(r)}
+    if linear is None or not is_run(linear) or not deep:
+        return claims.Verdict("C11", claims.NOT_TESTABLE, {}, "needs the MNIST one-layer panel and a deep-net panel",
+                              _datasets_of(panels), profile)
+    numbers = {"mnist one-layer BN speed-up": bn_speedup(linear)}
+    numbers |= {f"{d} BN speed-up": bn_speedup(r) for d, r in deep.items()}
+    steps = min(int(r.scalar("steps")) for r in [linear, *deep.values()])
+    numbers["steps per epoch (min)"] = float(steps)
+    if steps < MIN_STEPS:
+        return claims.Verdict("C11", claims.NOT_TESTABLE, numbers, f"an epoch of {steps} steps < {MIN_STEPS}",
+                              _datasets_of(panels), profile)
+    ok = all(numbers[f"{d} BN speed-up"] >= SPEEDUP_MARGIN * numbers["mnist one-layer BN speed-up"]
+             and numbers[f"{d} BN speed-up"] > 1 for d in deep)
+    detail = (f"BN's best loss gain on every deep net is >= {SPEEDUP_MARGIN:g} × its gain on the one-layer net"
+              if ok else f"BN's gain on some deep net is < {SPEEDUP_MARGIN:g} × its gain on the one-layer net")
+    return claims.Verdict("C11", claims.REPRODUCED if ok else claims.NOT_REPRODUCED, numbers, detail,
+                          _datasets_of(panels), profile)
+
+
+CLAIMS: dict[str, tuple[Callable[[dict[str, results.Result], str], claims.Verdict], str]] = {
+    "C10": (verdict_c10, "run_all(profile): dataset -> panel Result, and the profile name"),
+    "C11": (verdict_c11, "run_all(profile): dataset -> panel Result (needs 'mnist' and a deep panel), profile"),
+}
+"""Claim id -> (verdict function, what it takes); both take `run_all(profile)` and the profile."""
+
+
+def verdicts(panels: dict[str, results.Result], profile: str) -> list[claims.Verdict]:
+    """The verdicts of every claim this section decides."""
+    return [fn(panels, profile) for fn, _ in CLAIMS.values()]

@@ -1,0 +1,196 @@
+"""Sweeps: vectorised runs equal one-at-a-time training, divergence is per run, jobs resume, verdicts decide."""
+
+from __future__ import annotations
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from bnopt import claims, data, models, profiles, results, sweeps, train
+
+
+def _toy(model_id: str, n: int = 300, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random images shaped for `model_id` and random labels."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand((n, *models.INPUT_SHAPE[model_id]), generator=g), torch.randint(0, 10, (n,), generator=g)
+
+
+def _one_at_a_time(model_id: str, norm: str, run: tuple[float, float, int], xy, width, factor: float):
+    """train.train then train.evaluate: the reference a vectorised run must equal."""
+    lr, lr_a, seed = run
+    net = models.build(model_id, norm, width=width, bn_eps=1e-3, seed=seed)
+    log = train.train(net, xy, train.TrainConfig(lr=lr, lr_norm=lr_a, seed=seed, epochs=1, batch_size=100,
+                                                 diverge_factor=factor), loss_fn=models.loss_fn(model_id))
+    final = math.inf if log.diverged else train.evaluate(net, xy, models.loss_fn(model_id), 150)[0]
+    return log, final
+
+
+@pytest.mark.parametrize("model_id,norm,width", [("mnist_linear", "bn", None), ("mnist_linear", "none", None),
+                                                 ("conv2", "bn", 2)])
+def test_vectorised_runs_equal_one_at_a_time(model_id: str, norm: str, width: int | None) -> None:
+    torch.set_num_threads(1)
+    xy = _toy(model_id)
+    factor = 1.5 if model_id == "conv2" else 1e6  # makes the lr = 300 conv run diverge mid-epoch
+    runs = [(0.05, 0.05, 0), (0.5, 0.01, 1), (2.0, 2.0, 0), (300.0, 300.0, 1)]
+    log = sweeps.train_many(model_id, norm, runs, xy, batch_size=100, width=width, bn_eps=1e-3,
+                            diverge_factor=factor, eval_batch_size=150)
+    for i, run in enumerate(runs):
+        ref, final = _one_at_a_time(model_id, norm, run, xy, width, factor)
+        assert log.diverged[i] == ref.diverged
+        assert log.diverged_at[i] == (-1 if ref.diverged_at is None else ref.diverged_at)
+        np.testing.assert_allclose(log.loss[i, :len(ref.loss)], ref.loss, rtol=2e-4, atol=1e-6)
+        np.testing.assert_allclose(log.final_loss[i], final, rtol=2e-4)
+    if model_id == "conv2":
+        assert log.diverged[3] and not log.diverged[:3].any()
+
+
+def test_a_nan_run_does_not_poison_the_others() -> None:
+    torch.set_num_threads(1)
+    xy = _toy("mnist_linear")
+    good = [(0.1, 0.1, 0), (1.0, 0.01, 1)]
+    alone = sweeps.train_many("mnist_linear", "bn", good, xy, eval_batch_size=150)
+    mixed = sweeps.train_many("mnist_linear", "bn", [good[0], (math.inf, math.inf, 0), good[1]], xy,
+                              eval_batch_size=150)
+    assert mixed.diverged.tolist() == [False, True, False]
+    assert mixed.diverged_at[1] == 1  # the infinite step at 0 makes the loss at step 1 NaN
+    assert np.isinf(mixed.final_loss[1]) and np.isnan(mixed.loss[1, 2:]).all()
+    np.testing.assert_allclose(mixed.final_loss[[0, 2]], alone.final_loss, rtol=1e-6)
+
+
+def test_softmax_mse_loss_works_under_vmap() -> None:
+    logits, y = torch.randn(3, 7, 10), torch.randint(0, 10, (3, 7))
+    batched = torch.func.vmap(models.mse_on_softmax)(logits, y)
+    expected = torch.stack([torch.nn.functional.mse_loss(torch.softmax(lg, 1),
+                            torch.nn.functional.one_hot(t, 10).float()) for lg, t in zip(logits, y)])
+    assert torch.allclose(batched, expected)
+
+
+def test_jobs_cover_every_curve_and_chunk_the_lrs() -> None:
+    s = replace(profiles.settings("sweeps", "ci"), lrs_per_job=5)
+    jobs = sweeps.panel_jobs(s, "cifar10")
+    assert len(jobs) == len(sweeps.curves(s)) * 3  # 13 lrs in chunks of 5
+    assert sum(len(j.lrs) for j in jobs) == len(sweeps.curves(s)) * s.n_lrs
+    assert {j.model_id for j in jobs} == {"cifar_conv2fc3"}
+    assert [j.runs()[1] for j in jobs[:1]] == [(jobs[0].lrs[0], jobs[0].lrs[0], 1)]
+    with pytest.raises(ValueError, match="lr_a"):
+        replace(jobs[0], method="bngd_sep", lr_a=None)
+    with pytest.raises(ValueError, match="unknown method 'sgd'"):
+        replace(jobs[0], method="sgd")
+
+
+def _fake_outputs(calls: list[str], fail_after: int | None = None):
+    """A fast stand-in for job_outputs that counts calls and can fail like an interruption."""
+    def fake(job: sweeps.SweepJob) -> dict:
+        if fail_after is not None and len(calls) >= fail_after:
+            raise KeyboardInterrupt("simulated interruption")
+        calls.append(job.label())
+        shape = (len(job.lrs), len(job.seeds))
+        return {"final_loss": np.full(shape, len(calls), float), "final_accuracy": np.zeros(shape),
+                "initial_loss": np.ones(shape), "diverged": np.zeros(shape, bool),
+                "diverged_at": -np.ones(shape, int), "train_loss": np.zeros(shape + (3,)),
+                "steps": 3, "wall_time": 0.0, "dataset": "synthetic"}
+    return fake
+
+
+def test_interrupted_sweep_restarts_from_finished_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
+    jobs = sweeps.panel_jobs(profiles.settings("sweeps", "ci"), "mnist")
+    first: list[str] = []
+    monkeypatch.setattr(sweeps, "job_outputs", _fake_outputs(first, fail_after=2))
+    with pytest.raises(KeyboardInterrupt):
+        sweeps.run_sweep(jobs, profile="ci", threads=1)
+    assert len(first) == 2
+    second: list[str] = []
+    monkeypatch.setattr(sweeps, "job_outputs", _fake_outputs(second))
+    done = sweeps.run_sweep(jobs, profile="ci", threads=1)
+    assert second == [j.label() for j in jobs[2:]]  # only the unfinished jobs ran
+    assert [float(r["final_loss"][0, 0]) for r in done[:2]] == [1.0, 2.0]  # reused, not rerun
+
+
+def test_executor_gets_only_unfinished_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
+    jobs = sweeps.panel_jobs(profiles.settings("sweeps", "ci"), "mnist")
+    calls: list[str] = []
+    monkeypatch.setattr(sweeps, "job_outputs", _fake_outputs(calls))
+    sweeps.run_sweep(jobs[:1], profile="ci", threads=1)
+
+    class Counting(ThreadPoolExecutor):
+        submitted = 0
+
+        def submit(self, fn, *args, **kwargs):  # type: ignore[override]
+            Counting.submitted += 1
+            return super().submit(fn, *args, **kwargs)
+
+    with Counting(max_workers=2) as pool:
+        out = sweeps.run_sweep(jobs, executor=pool, profile="ci", threads=1)
+    assert Counting.submitted == len(jobs) - 1 and len(out) == len(jobs)
+    assert all(isinstance(r, results.Result) for r in out)
+
+
+def test_missing_dataset_gives_a_not_run_panel(monkeypatch: pytest.MonkeyPatch) -> None:
+    def absent(name: str, n: int | None) -> None:
+        raise data.DataNotFoundError(f"{name}: missing files")
+    monkeypatch.setattr(sweeps, "training_data", absent)
+    res = sweeps.run_panel(profiles.settings("sweeps", "ci"), "fashion-mnist", "ci")
+    assert not sweeps.is_run(res) and str(res["status"]) == "not run: data not found"
+    assert "missing files" in str(res["reason"])
+
+
+# --- verdicts on synthetic panels ----------------------------------------------------------------
+
+LRS = np.logspace(-3, 3, 13)
+
+
+def _panel(stable_to: dict[str, float], best: dict[str, float], steps: int = 50) -> results.Result:
+    """A synthetic panel: each curve is stable (loss < initial 1.0) up to its lr, diverged above."""
+    methods = ["gd", "bngd", "bngd_sep", "bngd_sep"]
+    keys = ["gd", "bngd", "sep1", "sep2"]
+    diverged = np.stack([np.repeat((LRS > stable_to[k])[:, None], 2, 1) for k in keys])
+    loss = np.stack([np.repeat((best[k] + 0.1 * np.abs(np.log10(LRS) + 1))[:, None], 2, 1) for k in keys])
+    arrays = {"lrs": LRS, "curve_method": np.asarray(methods), "curve_lr_a": np.asarray([np.nan, np.nan, 1.0, 0.01]),
+              "final_loss": np.where(diverged, np.inf, loss), "diverged": diverged, "initial_loss": np.ones_like(loss),
+              "steps": np.asarray(steps), "status": np.asarray("ok")}
+    return results.Result(arrays, {"data": "synthetic"}, Path("."))
+
+
+WIDE = {"gd": 1.0, "bngd": 1.0, "sep1": 1.0, "sep2": 1000.0}
+NARROW = {"gd": 1.0, "bngd": 1.0, "sep1": 1.0, "sep2": 3.0}
+
+
+def test_c10_both_ways() -> None:
+    best = {"gd": 0.3, "bngd": 0.2, "sep1": 0.2, "sep2": 0.2}
+    yes = sweeps.verdict_c10({"mnist": _panel(WIDE, best)}, "ci")
+    assert yes.verdict == claims.REPRODUCED and yes.numbers["mnist separate-lr BNGD stable decades"] == 6.0
+    no = sweeps.verdict_c10({"mnist": _panel(NARROW, best)}, "ci")
+    assert no.verdict == claims.NOT_REPRODUCED
+    coarse = _panel(WIDE, best)
+    coarse.arrays["lrs"] = np.logspace(-3, 3, 13) ** 2  # one-decade steps: too coarse
+    assert sweeps.verdict_c10({"mnist": coarse}, "ci").verdict == claims.NOT_TESTABLE
+    missing = sweeps.not_run_result("fashion-mnist", "ci", "absent")
+    assert sweeps.verdict_c10({"fashion-mnist": missing}, "ci").verdict == claims.NOT_TESTABLE
+
+
+def test_c11_both_ways() -> None:
+    flat = {"gd": 0.1, "bngd": 0.1, "sep1": 0.1, "sep2": 0.1}
+    helped = {"gd": 1.0, "bngd": 0.5, "sep1": 0.5, "sep2": 0.5}
+    yes = sweeps.verdict_c11({"mnist": _panel(WIDE, flat), "cifar10": _panel(WIDE, helped)}, "ci")
+    assert yes.verdict == claims.REPRODUCED and yes.numbers["cifar10 BN speed-up"] == pytest.approx(2.0)
+    no = sweeps.verdict_c11({"mnist": _panel(WIDE, helped), "cifar10": _panel(WIDE, helped)}, "ci")
+    assert no.verdict == claims.NOT_REPRODUCED
+    short = sweeps.verdict_c11({"mnist": _panel(WIDE, flat), "cifar10": _panel(WIDE, helped, steps=5)}, "ci")
+    assert short.verdict == claims.NOT_TESTABLE
+    assert sweeps.verdict_c11({"cifar10": _panel(WIDE, helped)}, "ci").verdict == claims.NOT_TESTABLE
+
+
+def test_near_best_width_is_the_contiguous_range_within_ten_percent() -> None:
+    res = _panel(WIDE, {"gd": 0.3, "bngd": 0.2, "sep1": 0.2, "sep2": 0.2})
+    loss = res.arrays["final_loss"]
+    loss[0] = 1.0
+    loss[0, 4:7] = [[0.105, 0.105], [0.1, 0.1], [0.109, 0.109]]  # lrs 0.1, 0.316, 1
+    w = sweeps.near_best_width(res)[0]
+    assert (w["best_lr"], w["lo"], w["hi"]) == pytest.approx((LRS[5], LRS[4], LRS[6]))
+    assert w["decades"] == pytest.approx(1.0)
+    assert sweeps.near_best_width(res)[1]["best_loss"] == pytest.approx(0.2)
