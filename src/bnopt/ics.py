@@ -1,0 +1,504 @@
+"""Internal covariate shift, [S] §2 and App. A: Fig. 1, 2, 3 (= 6), 7, 8 and verdicts S1–S4.
+
+Definition 2.1 ([S] §2.2). For layer i at step t, with batch (x^t, y^t):
+
+    G   = ∇_{W_i} L(W_1^t, …, W_k^t)                                  (the gradient SGD applies)
+    G'  = ∇_{W_i} L(W_1^{t+1}, …, W_{i−1}^{t+1}, W_i^t, …, W_k^t)    (layers before i updated)
+
+and ICS is ‖G − G'‖₂, with cos(G, G') beside it. `ICSMeasurement` is a training hook that
+measures both every `every` steps for chosen layers: `before_step` keeps a copy of W^t and of
+every random generator; `after_step` (weights are W^{t+1}) sets, for each measured layer i, the
+parameters of layers #1..#(i−1) to W^{t+1} and of layers #i..#k to W^t, rewinds the generators
+so a noisy-BN net draws the same noise as at step t, and takes one forward-backward pass for
+W_i. "Layer #j" is block j of `models.blocks`: its conv/linear weight and bias and the γ, β of
+its normalisation; G is taken for the conv/linear weight W_i. The work happens inside
+`train.preserved_state`, so training is exactly as without the hook (tested). Cost: one
+forward-backward pass per measured layer on measured steps (`benchmarks/bench_ics.py`).
+
+Experiments. `run_specs(profile)` lists every run of the page: VGG on CIFAR-10 for each method
+("standard", "bn", "noisy_bn", "standard_noise" = [S] Algorithm 1's noise without BN) and
+learning rate, and the 25-layer DLN with and without BN; `run_experiment(spec)` trains one with
+`ICSMeasurement` and `recording.ActivationRecorder`; `run_all(profile)` runs or loads them all
+through `results.load_or_run`; `CLAIMS` maps S1–S4 to their verdict functions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from bnopt import claims, data, models, profiles, recording, results, runtime, train
+from bnopt.claims import Verdict
+
+METHODS: dict[str, tuple[str, bool]] = {  # method -> (norm for models.build, noise=)
+    "standard": ("none", False),
+    "bn": ("bn", False),
+    "noisy_bn": ("noisy_bn", False),
+    "standard_noise": ("none", True),  # [S] §2.1: the same noise added to the net without BN
+}
+CHANCE = 0.1  # CIFAR-10 has 10 balanced classes
+
+
+# --- Definition 2.1 -------------------------------------------------------------------------------
+
+
+def layer_of_parameters(model: nn.Module) -> list[int]:
+    """For each tensor of `model.parameters()`, the 1-based layer (block) it belongs to.
+
+    Parameters outside every block (none in `models`' nets) get a layer number past the last
+    one, so they always count as "not yet updated".
+    """
+    owner: dict[int, int] = {}
+    for k, block in enumerate(models.blocks(model), start=1):
+        for p in block.parameters():
+            owner[id(p)] = k
+    beyond = len(models.blocks(model)) + 1
+    return [owner.get(id(p), beyond) for p in model.parameters()]
+
+
+def ics_gradient_change(g: Tensor, g_prime: Tensor) -> tuple[float, float]:
+    """(‖G − G'‖₂, cos(G, G')) of two gradients (flattened; cos is NaN if either is zero)."""
+    g, g_prime = g.detach().double().reshape(-1), g_prime.detach().double().reshape(-1)
+    norms = float(g.norm() * g_prime.norm())
+    cos = float(g @ g_prime) / norms if norms > 0 else math.nan
+    return float((g - g_prime).norm()), cos
+
+
+def shifted_gradient(model: nn.Module, layer: int, old: Sequence[Tensor], new: Sequence[Tensor],
+                     owners: Sequence[int], batch: tuple[Tensor, Tensor],
+                     loss_fn: Callable[[Tensor, Tensor], Tensor]) -> Tensor:
+    """G' of Definition 2.1: ∇_{W_layer} L with layers before `layer` at `new`, the rest at `old`.
+
+    `old`/`new` are values of every tensor of `model.parameters()` (W^t and W^{t+1}); `owners`
+    is `layer_of_parameters(model)`. Overwrites the model's parameters: call it inside
+    `train.preserved_state`.
+    """
+    params = list(model.parameters())
+    with torch.no_grad():
+        for p, o, n, k in zip(params, old, new, owners):
+            p.copy_(n if k < layer else o)
+    weight = models.weight_layers(model)[layer - 1].weight
+    loss = loss_fn(model(batch[0]), batch[1])
+    (g_prime,) = torch.autograd.grad(loss, weight)
+    return g_prime
+
+
+class ICSMeasurement:
+    """Training hook measuring Definition 2.1 for `layers` every `every` steps (see module doc).
+
+    layers: 1-based layer numbers ("layer #k" = k-th conv/linear layer from the input).
+    Results via `arrays()`: ics_steps (m,), ics_layers (L,), ics_l2, ics_cos, ics_grad_norm and
+    ics_shifted_grad_norm (m × L; ‖G‖ and ‖G'‖ to read the l2 difference against).
+    """
+
+    def __init__(self, layers: Sequence[int], every: int = 1) -> None:
+        if every < 1:
+            raise ValueError(f"every={every} must be >= 1 (measure every `every` steps)")
+        if not layers or any(int(k) < 1 for k in layers):
+            raise ValueError(f"layers={tuple(layers)} must be 1-based layer numbers (#1 is the input layer)")
+        self.layers, self.every = tuple(int(k) for k in layers), every
+        self._before: train.Snapshot | None = None
+        self.steps: list[int] = []
+        self.l2: list[list[float]] = []
+        self.cos: list[list[float]] = []
+        self.grad_norm: list[list[float]] = []
+        self.shifted_grad_norm: list[list[float]] = []
+
+    def before_step(self, state: train.StepState) -> None:
+        """On measured steps, keep W^t and the random generators' states."""
+        self._before = train.Snapshot(state.model) if state.step % self.every == 0 else None
+
+    def after_step(self, state: train.StepState) -> None:
+        """Measure ‖G − G'‖ and cos(G, G') per layer; the model is left exactly as found."""
+        before, self._before = self._before, None
+        if before is None:
+            return
+        model = state.model
+        n_layers = len(models.weight_layers(model))
+        bad = [k for k in self.layers if k > n_layers]
+        if bad:
+            raise ValueError(f"ICS layers {bad} do not exist; this net has layers #1..#{n_layers}")
+        owners = layer_of_parameters(model)
+        weights = [layer.weight for layer in models.weight_layers(model)]
+        name_of = {id(p): name for name, p in model.named_parameters()}
+        row_l2, row_cos, row_g, row_gp = [], [], [], []
+        with train.preserved_state(model) as now:
+            for k in self.layers:
+                g = state.grads[name_of[id(weights[k - 1])]]
+                before.restore_rng()  # same noise draws as the training pass of step t
+                g_prime = shifted_gradient(model, k, before.params, now.params, owners,
+                                           (state.x, state.y), state.loss_fn)
+                l2, cos = ics_gradient_change(g, g_prime)
+                row_l2.append(l2)
+                row_cos.append(cos)
+                row_g.append(float(g.double().norm()))
+                row_gp.append(float(g_prime.double().norm()))
+        self.steps.append(state.step)
+        self.l2.append(row_l2)
+        self.cos.append(row_cos)
+        self.grad_norm.append(row_g)
+        self.shifted_grad_norm.append(row_gp)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The measurements as numpy arrays (rows = measured steps, columns = layers)."""
+        shape = (len(self.steps), len(self.layers))
+        return {"ics_steps": np.asarray(self.steps, dtype=np.int64),
+                "ics_layers": np.asarray(self.layers, dtype=np.int64),
+                "ics_l2": np.asarray(self.l2, dtype=np.float64).reshape(shape),
+                "ics_cos": np.asarray(self.cos, dtype=np.float64).reshape(shape),
+                "ics_grad_norm": np.asarray(self.grad_norm, dtype=np.float64).reshape(shape),
+                "ics_shifted_grad_norm": np.asarray(self.shifted_grad_norm, dtype=np.float64).reshape(shape)}
+
+
+# --- experiments ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run of the ICS page with its measurements (one stored result)."""
+
+    model_id: str  # "vgg" or "dln"
+    method: str  # a key of METHODS
+    lr: float
+    steps: int
+    width: int | None  # None = paper size
+    batch_size: int | None  # None = full batch (the DLN)
+    train_size: int | None  # VGG: CIFAR-10 subset (None = all 50,000); DLN: number of samples
+    test_size: int | None  # VGG: CIFAR-10 test subset (None = all 10,000); DLN: 0 (no test set)
+    eval_every: int | None  # test accuracy every this many steps (None = at the end only)
+    ics_layers: tuple[int, ...]  # () = no ICS measurement
+    ics_every: int
+    act_layers: tuple[int, ...]  # layers whose activations are recorded
+    act_every: int
+    depth: int | None = None  # DLN depth (None for VGG)
+    seed: int = 0
+
+
+def _task(spec: RunSpec) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor] | None, str]:
+    """(training data, test data or None, dataset variant) of a run."""
+    if spec.model_id == "dln":
+        return data.dln_task(spec.train_size or 1000, spec.width or models.DEFAULT_WIDTH["dln"], spec.seed), \
+            None, "synthetic"
+    if spec.model_id != "vgg":
+        raise ValueError(f"model_id={spec.model_id!r}: the ICS page runs 'vgg' or 'dln'")
+    tr = data.cifar10_subset("train", spec.train_size, spec.seed)
+    te = data.cifar10_subset("test", spec.test_size, spec.seed)
+    return (tr.x, tr.y), (te.x, te.y), tr.variant
+
+
+def build_model(spec: RunSpec) -> nn.Sequential:
+    """The net of a run: `spec.model_id` with the normalisation and noise of `spec.method`."""
+    if spec.method not in METHODS:
+        raise ValueError(f"unknown method {spec.method!r}; choose one of {', '.join(METHODS)}")
+    norm, noise = METHODS[spec.method]
+    kw = {"depth": spec.depth} if spec.model_id == "dln" and spec.depth else {}
+    return models.build(spec.model_id, norm, width=spec.width, seed=spec.seed, noise=noise, **kw)
+
+
+def run_experiment(spec: RunSpec) -> dict[str, Any]:
+    """Train one net with the ICS measurement and the activation recorder; the arrays to store."""
+    runtime.configure_threads(model_id=spec.model_id)
+    runtime.seed_everything(spec.seed)
+    train_data, test_data, variant = _task(spec)
+    model = build_model(spec)
+    hooks: list[Any] = []
+    ics = ICSMeasurement(spec.ics_layers, spec.ics_every) if spec.ics_layers else None
+    if ics is not None:
+        hooks.append(ics)
+    # last: the recorder captures the training forward pass (the ICS hook leaves the net as it found it)
+    recorder = recording.ActivationRecorder(model, spec.act_layers, every=spec.act_every, seed=spec.seed)
+    hooks.append(recorder)
+    config = train.TrainConfig(lr=spec.lr, steps=spec.steps, batch_size=spec.batch_size, seed=spec.seed,
+                               eval_every=spec.eval_every if test_data is not None else None,
+                               progress=False)
+    try:
+        log = train.train(model, train_data, config, hooks=hooks, loss_fn=models.loss_fn(spec.model_id),
+                          test=test_data)
+    finally:
+        recorder.close()
+    out: dict[str, Any] = {"dataset": variant, "planned_steps": spec.steps, **log.arrays()}
+    if ics is not None:
+        out.update(ics.arrays())
+    out.update({f"act_{k}": v for k, v in recorder.arrays().items()})
+    out["act_layers"] = np.asarray(spec.act_layers, dtype=np.int64)
+    return out
+
+
+def run_key(model_id: str, method: str, lr: float) -> str:
+    """Key of a run in `run_specs` / `run_all`, e.g. "vgg-bn-lr0.1", "dln-standard-lr1e-06"."""
+    return f"{model_id}-{method}-lr{lr:g}"
+
+
+def run_specs(profile: str) -> dict[str, RunSpec]:
+    """Every run of the page at `profile`, keyed by `run_key`."""
+    s = profiles.settings("ics", profile)
+    act_vgg = tuple(sorted(set(s.vgg_fig1_layers) | set(s.vgg_fig2_layers)))
+    plan: list[tuple[str, float]] = [(m, lr) for lr in s.vgg_lrs for m in ("standard", "bn")]
+    plan += [("noisy_bn", s.vgg_lrs[0]), ("standard_noise", s.vgg_lrs[0])]
+    plan += [(m, lr) for lr in s.vgg_ics_lrs for m in ("standard", "bn") if (m, lr) not in plan]
+    specs: dict[str, RunSpec] = {}
+    for method, lr in plan:
+        measured = lr in s.vgg_ics_lrs and method in ("standard", "bn")
+        specs[run_key("vgg", method, lr)] = RunSpec(
+            "vgg", method, lr, s.vgg_steps, s.vgg_width, s.batch_size, s.train_size, s.test_size,
+            s.eval_every, s.vgg_ics_layers if measured else (), s.ics_every, act_vgg, s.record_every,
+            None, s.seed)
+    act_dln = tuple(sorted(set(s.dln_fig8_layers)))
+    for lr in s.dln_lrs:
+        for method in ("standard", "bn"):
+            specs[run_key("dln", method, lr)] = RunSpec(
+                "dln", method, lr, s.dln_steps, None, None, s.dln_samples, 0, None, s.dln_ics_layers,
+                s.ics_every, act_dln, s.record_every, s.dln_depth, s.seed)
+    return specs
+
+
+def run_all(profile: str, *, force: bool = False) -> dict[str, results.Result]:
+    """Run (or load) every run of the ICS page at `profile`, keyed as in `run_specs`."""
+    return {key: results.load_or_run(f"ics-{key}", run_experiment, spec, profile=profile, force=force)
+            for key, spec in run_specs(profile).items()}
+
+
+# --- summaries ------------------------------------------------------------------------------------
+
+
+def final_train_accuracy(res: Mapping[str, np.ndarray], fraction: float = 0.1) -> float:
+    """Mean minibatch training accuracy over the last `fraction` of the planned steps.
+
+    A diverged run counts as chance (it no longer classifies).
+    """
+    if bool(res["diverged"]):
+        return CHANCE
+    steps, acc = np.asarray(res["steps"]), np.asarray(res["accuracy"], dtype=float)
+    tail = steps >= (1 - fraction) * int(res["planned_steps"])
+    return float(acc[tail].mean()) if tail.any() else float(acc[-1])
+
+
+def final_test_accuracy(res: Mapping[str, np.ndarray]) -> float:
+    """Test accuracy after the last step (chance if the run diverged)."""
+    if bool(res["diverged"]) or len(res["test_accuracy"]) == 0:
+        return CHANCE
+    return float(res["test_accuracy"][-1])
+
+
+def final_train_loss(res: Mapping[str, np.ndarray], fraction: float = 0.1) -> float:
+    """Mean training loss over the last `fraction` of logged steps (inf if the run diverged)."""
+    if bool(res["diverged"]):
+        return math.inf
+    loss = np.asarray(res["loss"], dtype=float)
+    return float(loss[-max(1, int(round(fraction * len(loss)))):].mean())
+
+
+def median_cosine(res: Mapping[str, np.ndarray], layer: int, skip_first: bool = False) -> float:
+    """Median over measured steps of cos(G, G') for `layer` (NaN-free steps only)."""
+    col = list(np.asarray(res["ics_layers"])).index(layer)
+    cos = np.asarray(res["ics_cos"], dtype=float)[:, col]
+    cos = cos[1:] if skip_first else cos
+    cos = cos[np.isfinite(cos)]
+    return float(np.median(cos)) if cos.size else math.nan
+
+
+def median_l2(res: Mapping[str, np.ndarray], layer: int) -> float:
+    """Median over measured steps of ‖G − G'‖₂ for `layer`."""
+    col = list(np.asarray(res["ics_layers"])).index(layer)
+    l2 = np.asarray(res["ics_l2"], dtype=float)[:, col]
+    l2 = l2[np.isfinite(l2)]
+    return float(np.median(l2)) if l2.size else math.nan
+
+
+def median_moment_change(res: Mapping[str, np.ndarray], layer: int, moment: str = "mean") -> float:
+    """Median over recorded steps and units of |Δ mean| (or |Δ var|) between successive steps (Fig. 7)."""
+    values = np.asarray(res[f"act_layer{layer}_{moment}_change"], dtype=float)
+    values = values[np.isfinite(values)]
+    return float(np.median(values)) if values.size else math.nan
+
+
+# --- verdicts -------------------------------------------------------------------------------------
+
+MIN_VGG_STEPS = 200  # below this a VGG run has barely left its initialisation: S1–S3 untestable
+MIN_TEST_SIZE = 1000  # test accuracy from fewer images has a standard error over 1.5 points
+MIN_ICS_MEASUREMENTS = 10  # medians of cos(G, G') from fewer steps say little
+TRAIN_GAP = 0.02  # S1: BN ahead by >= 2 points of training accuracy (mean over >= ~25 batches of
+#                   128 has a standard error under 1 point, so 2 points is not minibatch noise)
+NOISY_TOLERANCE = 0.05  # S2: noisy BN "nearly matches" BN: within 5 points of training accuracy
+SHIFT_FACTOR = 2.0  # S2: noisy BN's moments move at least twice as much per step as standard's
+TRAINED_MARGIN = 0.10  # S3: a net "trains" once it is 10 points above chance ...
+UNTRAINED_MARGIN = 0.05  # ... and "does not train" while within 5 points of chance
+COS_TOLERANCE = 0.05  # S4: BN "reduces ICS" only if its median cosine is > 0.05 above standard's
+UNCORRELATED = 0.5  # S4: "nearly uncorrelated": |median cos(G, G')| below 0.5 in the BN DLN
+#                     (G' then keeps less than half of G's direction; anti-correlation is not "un-")
+
+
+def _dataset(res: Mapping[str, results.Result], keys: Sequence[str]) -> str:
+    """The dataset variants the given runs rest on, comma-separated."""
+    return ", ".join(sorted({res[k].dataset for k in keys if k in res and res[k].dataset}))
+
+
+def _vgg_scale_ok(res: Mapping[str, results.Result], key: str) -> bool:
+    """Whether a VGG run is big enough to judge accuracy claims (steps and test set size)."""
+    cfg = res[key].meta.get("config", {})
+    test_size = cfg.get("test_size")
+    big_test = test_size is None or test_size >= MIN_TEST_SIZE
+    return int(res[key]["planned_steps"]) >= MIN_VGG_STEPS and big_test
+
+
+def verdict_s1(res: Mapping[str, results.Result], profile: str) -> Verdict:
+    """S1: BN trains VGG faster and to higher accuracy ([S] Fig. 1), at each learning rate of Fig. 1.
+
+    Reproduced iff at every lr BN's final training accuracy exceeds standard's by TRAIN_GAP and,
+    at the first lr, BN's test accuracy is at least standard's. Needs "vgg-{standard,bn}-lr{lr}".
+    """
+    lrs = profiles.settings("ics", profile).vgg_lrs
+    keys = [run_key("vgg", m, lr) for lr in lrs for m in ("standard", "bn")]
+    numbers: dict[str, float] = {}
+    ok = True
+    for lr in lrs:
+        std, bn = res[run_key("vgg", "standard", lr)], res[run_key("vgg", "bn", lr)]
+        a_std, a_bn = final_train_accuracy(std.arrays), final_train_accuracy(bn.arrays)
+        numbers[f"train acc standard (lr {lr:g})"], numbers[f"train acc BN (lr {lr:g})"] = a_std, a_bn
+        ok &= a_bn - a_std >= TRAIN_GAP
+    std, bn = res[run_key("vgg", "standard", lrs[0])], res[run_key("vgg", "bn", lrs[0])]
+    t_std, t_bn = final_test_accuracy(std.arrays), final_test_accuracy(bn.arrays)
+    numbers[f"test acc standard (lr {lrs[0]:g})"], numbers[f"test acc BN (lr {lrs[0]:g})"] = t_std, t_bn
+    ok &= t_bn >= t_std
+    detail = (f"training accuracy = mean batch accuracy over the last 10% of steps (diverged = chance); "
+              f"reproduced if BN leads by >= {TRAIN_GAP * 100:g} points at every lr and its test "
+              "accuracy is not lower")
+    if not all(_vgg_scale_ok(res, k) for k in keys):
+        return Verdict("S1", claims.NOT_TESTABLE, numbers, detail + f"; needs >= {MIN_VGG_STEPS} steps and "
+                       f">= {MIN_TEST_SIZE} test images", _dataset(res, keys), profile)
+    return Verdict("S1", claims.REPRODUCED if ok else claims.NOT_REPRODUCED, numbers, detail,
+                   _dataset(res, keys), profile)
+
+
+def _normalised_fig2_layers(profile: str) -> tuple[int, ...]:
+    """The Fig. 2 layers that carry a normalisation (and so the injected noise) in VGG."""
+    s = profiles.settings("ics", profile)
+    normed = [b.norm is not None for b in models.blocks(models.build("vgg", "bn", width=1))]
+    return tuple(k for k in s.vgg_fig2_layers if normed[k - 1])
+
+
+def verdict_s2(res: Mapping[str, results.Result], profile: str) -> Verdict:
+    """S2: noisy BN trains about as well as BN despite unstable distributions ([S] Fig. 2, 7).
+
+    Reproduced iff noisy BN's final training accuracy is within NOISY_TOLERANCE of BN's and, at
+    every normalised Fig. 2 layer, the median step-to-step change of the activations' mean is at
+    least SHIFT_FACTOR times the standard net's. Needs "vgg-{standard,bn,noisy_bn}-lr{lr}".
+    """
+    lr = profiles.settings("ics", profile).vgg_lrs[0]
+    keys = [run_key("vgg", m, lr) for m in ("standard", "bn", "noisy_bn")]
+    std, bn, noisy = (res[k].arrays for k in keys)
+    numbers = {"train acc BN": final_train_accuracy(bn), "train acc noisy BN": final_train_accuracy(noisy),
+               "train acc standard": final_train_accuracy(std)}
+    ok = numbers["train acc noisy BN"] >= numbers["train acc BN"] - NOISY_TOLERANCE
+    for k in _normalised_fig2_layers(profile):
+        d_noisy, d_std = median_moment_change(noisy, k), median_moment_change(std, k)
+        numbers[f"|Δmean| noisy BN #{k}"], numbers[f"|Δmean| standard #{k}"] = d_noisy, d_std
+        ok &= d_noisy >= SHIFT_FACTOR * d_std
+    detail = (f"reproduced if noisy BN is within {NOISY_TOLERANCE * 100:g} points of BN's training "
+              f"accuracy and its activations' means move >= {SHIFT_FACTOR:g}x as much per step as the "
+              "standard net's (median over steps and units)")
+    if not all(_vgg_scale_ok(res, k) for k in keys):
+        return Verdict("S2", claims.NOT_TESTABLE, numbers, detail, _dataset(res, keys), profile)
+    return Verdict("S2", claims.REPRODUCED if ok else claims.NOT_REPRODUCED, numbers, detail,
+                   _dataset(res, keys), profile)
+
+
+def verdict_s3(res: Mapping[str, results.Result], profile: str) -> Verdict:
+    """S3: the same noise without BN prevents training ([S] §2.1).
+
+    Reproduced iff the noisy net without BN ends within UNTRAINED_MARGIN of chance (or diverged)
+    while the noise-free standard net ends more than TRAINED_MARGIN above chance; if the standard
+    net itself has not trained yet, the budget is too small to tell: not testable.
+    Needs "vgg-{standard,standard_noise}-lr{lr}".
+    """
+    lr = profiles.settings("ics", profile).vgg_lrs[0]
+    keys = [run_key("vgg", m, lr) for m in ("standard", "standard_noise")]
+    std, noise = (res[k].arrays for k in keys)
+    a_std, a_noise = final_train_accuracy(std), final_train_accuracy(noise)
+    numbers = {"train acc standard": a_std, "train acc standard + noise": a_noise,
+               "standard + noise diverged": float(bool(noise["diverged"]))}
+    detail = (f"chance = {CHANCE:.0%}; 'trains' = more than {TRAINED_MARGIN * 100:g} points above chance, "
+              f"'does not train' = within {UNTRAINED_MARGIN * 100:g} points of chance or diverged")
+    if not all(_vgg_scale_ok(res, k) for k in keys) or a_std < CHANCE + TRAINED_MARGIN:
+        return Verdict("S3", claims.NOT_TESTABLE, numbers,
+                       detail + "; the noise-free net has not trained at this budget, so 'the noise "
+                       "stops training' cannot be told from 'too few steps'", _dataset(res, keys), profile)
+    ok = bool(noise["diverged"]) or a_noise <= CHANCE + UNTRAINED_MARGIN
+    return Verdict("S3", claims.REPRODUCED if ok else claims.NOT_REPRODUCED, numbers, detail,
+                   _dataset(res, keys), profile)
+
+
+def verdict_s4(res: Mapping[str, results.Result], profile: str) -> Verdict:
+    """S4: BN does not reduce ICS; in the DLN, G and G' are nearly uncorrelated with BN ([S] Fig. 3).
+
+    For every net, measured lr and layer of Fig. 3: the median cos(G, G') with BN must not exceed
+    standard's by more than COS_TOLERANCE (BN does not make G' closer to G), and in the BN DLN its
+    absolute value must be below UNCORRELATED. Needs "{vgg,dln}-{standard,bn}-lr{lr}" for the Fig. 3 lrs.
+    """
+    s = profiles.settings("ics", profile)
+    nets = [("vgg", lr, s.vgg_ics_layers) for lr in s.vgg_ics_lrs] + \
+           [("dln", lr, s.dln_ics_layers) for lr in s.dln_lrs]
+    keys = [run_key(m, meth, lr) for m, lr, _ in nets for meth in ("standard", "bn")]
+    numbers: dict[str, float] = {}
+    reduced_at: list[str] = []  # where BN's cosine is clearly higher (BN reduces ICS there)
+    correlated_at: list[str] = []  # where the BN DLN's G and G' are not nearly uncorrelated
+    enough = True
+    for model_id, lr, layers in nets:
+        std, bn = res[run_key(model_id, "standard", lr)].arrays, res[run_key(model_id, "bn", lr)].arrays
+        enough &= min(len(std["ics_steps"]), len(bn["ics_steps"])) >= MIN_ICS_MEASUREMENTS
+        for k in layers:
+            c_std, c_bn = median_cosine(std, k), median_cosine(bn, k)
+            tag = f"{model_id.upper()} lr {lr:g} #{k}"
+            numbers[f"cos standard {tag}"], numbers[f"cos BN {tag}"] = c_std, c_bn
+            if c_bn > c_std + COS_TOLERANCE:  # NaN (a diverged run) never counts as reduced
+                reduced_at.append(tag)
+            if model_id == "dln" and not abs(c_bn) < UNCORRELATED:
+                correlated_at.append(tag)
+    detail = (f"median over measured steps; BN 'reduces ICS' if its cosine exceeds standard's by more "
+              f"than {COS_TOLERANCE:g}; 'nearly uncorrelated' = |median cosine| below {UNCORRELATED:g} "
+              f"in the BN DLN. BN reduces ICS at: {', '.join(reduced_at) or 'none'}; BN DLN not "
+              f"uncorrelated at: {', '.join(correlated_at) or 'none'}")
+    if not enough:
+        return Verdict("S4", claims.NOT_TESTABLE, numbers,
+                       detail + f"; needs >= {MIN_ICS_MEASUREMENTS} measured steps per run",
+                       _dataset(res, keys), profile)
+    return Verdict("S4", claims.NOT_REPRODUCED if reduced_at or correlated_at else claims.REPRODUCED,
+                   numbers, detail, _dataset(res, keys), profile)
+
+
+def _s_keys(profile: str) -> dict[str, tuple[str, ...]]:
+    """The `run_all` keys each verdict reads at `profile`."""
+    s = profiles.settings("ics", profile)
+    lr = s.vgg_lrs[0]
+    return {
+        "S1": tuple(run_key("vgg", m, r) for r in s.vgg_lrs for m in ("standard", "bn")),
+        "S2": tuple(run_key("vgg", m, lr) for m in ("standard", "bn", "noisy_bn")),
+        "S3": tuple(run_key("vgg", m, lr) for m in ("standard", "standard_noise")),
+        "S4": tuple(run_key(n, m, r) for n, lrs in (("vgg", s.vgg_ics_lrs), ("dln", s.dln_lrs))
+                    for r in lrs for m in ("standard", "bn")),
+    }
+
+
+CLAIMS: dict[str, tuple[Callable[[Mapping[str, results.Result], str], Verdict], tuple[str, ...]]] = {
+    cid: (fn, _s_keys("paper")[cid])
+    for cid, fn in (("S1", verdict_s1), ("S2", verdict_s2), ("S3", verdict_s3), ("S4", verdict_s4))}
+"""Claim id -> (verdict function, keys of `run_all(profile)` it reads; the same at every profile,
+since no profile changes the papers' learning rates — tested).
+
+Every verdict function takes (results, profile): `results` maps the keys of `run_all(profile)`
+(e.g. "vgg-bn-lr0.1", "dln-standard-lr1e-06") to `results.Result`s — pass `run_all(profile)`
+itself — and returns a `claims.Verdict`. S1 reads the standard/BN VGG runs at Fig. 1's learning
+rates; S2 the standard, BN and noisy-BN VGG runs at the first; S3 the standard VGG with and
+without noise; S4 the standard/BN VGG and DLN runs at Fig. 3's learning rates.
+"""
+
+
+def verdicts(res: Mapping[str, results.Result], profile: str) -> list[Verdict]:
+    """Every verdict of the section (S1–S4) from `run_all(profile)`'s results."""
+    return [fn(res, profile) for fn, _ in CLAIMS.values()]

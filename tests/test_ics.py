@@ -1,0 +1,195 @@
+"""ICS ([S] §2): Definition 2.1 against a hand computation, no effect on training, verdicts both ways."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from bnopt import claims, ics, models, profiles, recording, results, train
+
+
+# --- Definition 2.1 -------------------------------------------------------------------------------
+
+
+def _hand_ics(ws: list[np.ndarray], x: np.ndarray, y: np.ndarray, lr: float, steps: int
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Full-batch GD on f = W3 W2 W1 x, loss Σ‖f − y‖², with Definition 2.1 computed explicitly.
+
+    Returns (l2, cos) of shape (steps, 3): G' of layer i from the closed-form gradient after
+    replacing W_1..W_{i−1} by their GD-updated values.
+    """
+    def grads(w1: np.ndarray, w2: np.ndarray, w3: np.ndarray) -> list[np.ndarray]:
+        h1 = x @ w1.T
+        h2 = h1 @ w2.T
+        r = 2 * (h2 @ w3.T - y)  # ∂L/∂f
+        return [(r @ w3 @ w2).T @ x, (r @ w3).T @ h1, r.T @ h2]
+
+    l2, cos = np.zeros((steps, 3)), np.zeros((steps, 3))
+    ws = [w.astype(np.float64) for w in ws]
+    for t in range(steps):
+        g = grads(*ws)
+        new = [w - lr * gw for w, gw in zip(ws, g)]
+        for i in range(3):
+            mixed = new[:i] + ws[i:]  # layers before i updated, layer i and later not
+            gp = grads(*mixed)[i]
+            l2[t, i] = np.linalg.norm(g[i] - gp)
+            cos[t, i] = np.sum(g[i] * gp) / (np.linalg.norm(g[i]) * np.linalg.norm(gp))
+        ws = new
+    return l2, cos
+
+
+def test_definition_2_1_matches_hand_computation_on_three_layer_linear_net() -> None:
+    torch.manual_seed(0)
+    x, y = torch.randn(20, 4), torch.randn(20, 4)
+    model = models.build("dln", "none", width=4, depth=3, seed=1)
+    ws = [layer.weight.detach().numpy().copy() for layer in models.weight_layers(model)]
+    lr, steps = 0.01, 4
+    hook = ics.ICSMeasurement(layers=(1, 2, 3), every=1)
+    train.train(model, (x, y), train.TrainConfig(lr=lr, steps=steps, progress=False), hooks=[hook],
+                loss_fn=models.loss_fn("dln"))
+    got = hook.arrays()
+    l2, cos = _hand_ics(ws, x.double().numpy(), y.double().numpy(), lr, steps)
+    assert got["ics_steps"].tolist() == list(range(steps))
+    assert np.all(got["ics_l2"][:, 0] == 0) and np.allclose(got["ics_cos"][:, 0], 1)  # nothing before #1
+    assert np.all(l2[:, 1:] > 1e-3 * np.linalg.norm(l2))  # the check is not vacuous
+    np.testing.assert_allclose(got["ics_l2"], l2, rtol=2e-3, atol=1e-5)
+    np.testing.assert_allclose(got["ics_cos"], cos, rtol=1e-4)
+
+
+def test_ics_gradient_change_closed_form() -> None:
+    l2, cos = ics.ics_gradient_change(torch.tensor([3.0, 0.0]), torch.tensor([0.0, 4.0]))
+    assert l2 == pytest.approx(5.0) and cos == pytest.approx(0.0)
+    assert math.isnan(ics.ics_gradient_change(torch.zeros(2), torch.ones(2))[1])
+
+
+def _tiny_vgg_run(method: str, hooks: list, steps: int = 3) -> torch.nn.Module:
+    """A width-2 VGG (noise per `method`) trained a few SGD steps on random images."""
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.rand(32, 3, 32, 32, generator=gen), torch.randint(0, 10, (32,), generator=gen)
+    spec = ics.RunSpec("vgg", method, 0.1, steps, 2, 8, None, None, None, (), 1, (), 1)
+    model = ics.build_model(spec)
+    made = [h(model) if callable(h) else h for h in hooks]
+    train.train(model, (x, y), train.TrainConfig(lr=0.1, steps=steps, batch_size=8, progress=False),
+                hooks=made, loss_fn=models.loss_fn("vgg"))
+    return model
+
+
+@pytest.mark.parametrize("method", ["noisy_bn", "standard_noise", "bn"])
+def test_measurement_leaves_training_unchanged(method: str) -> None:
+    plain = _tiny_vgg_run(method, [])
+    hooks = [ics.ICSMeasurement(layers=(2, 5, 10, 13), every=2),
+             lambda m: recording.ActivationRecorder(m, (2, 9, 13), every=1)]
+    measured = _tiny_vgg_run(method, hooks)
+    for (name, a), b in zip(plain.named_parameters(), measured.parameters()):
+        assert torch.equal(a, b), f"{name} differs after training with the ICS measurement"
+
+
+def test_noise_is_rewound_so_first_layer_sees_no_shift() -> None:
+    hook = ics.ICSMeasurement(layers=(1,), every=1)
+    _tiny_vgg_run("noisy_bn", [hook], steps=2)
+    assert np.all(hook.arrays()["ics_l2"] == 0)  # G' of layer #1 is G itself, noise included
+
+
+def test_bad_settings_name_the_value() -> None:
+    with pytest.raises(ValueError, match="every=0"):
+        ics.ICSMeasurement(layers=(1,), every=0)
+    with pytest.raises(ValueError, match="layers=\\(0,\\)"):
+        ics.ICSMeasurement(layers=(0,))
+    with pytest.raises(ValueError, match="do not exist"):
+        _tiny_vgg_run("bn", [ics.ICSMeasurement(layers=(14,))], steps=1)
+    with pytest.raises(ValueError, match="unknown method 'noisy'"):
+        ics.build_model(ics.RunSpec("vgg", "noisy", 0.1, 1, 2, 8, None, None, None, (), 1, (), 1))
+
+
+def test_run_experiment_dln_outputs() -> None:
+    spec = ics.RunSpec("dln", "bn", 1e-3, 6, None, None, 50, 0, None, (2, 3), 2, (1, 3), 2, depth=4)
+    out = ics.run_experiment(spec)
+    assert out["dataset"] == "synthetic" and out["ics_cos"].shape == (3, 2)
+    assert out["act_layer3_quantiles"].shape[0] == 3 and out["act_layers"].tolist() == [1, 3]
+
+
+def test_run_specs_and_claim_keys() -> None:
+    specs = ics.run_specs("ci")
+    assert set(specs) == {"vgg-standard-lr0.1", "vgg-bn-lr0.1", "vgg-standard-lr0.5", "vgg-bn-lr0.5",
+                          "vgg-noisy_bn-lr0.1", "vgg-standard_noise-lr0.1", "vgg-standard-lr0.01",
+                          "vgg-bn-lr0.01", "dln-standard-lr1e-06", "dln-bn-lr1e-06",
+                          "dln-standard-lr1e-07", "dln-bn-lr1e-07"}
+    assert specs["vgg-bn-lr0.1"].ics_layers == (5, 10) and specs["vgg-bn-lr0.5"].ics_layers == ()
+    for profile in profiles.PROFILES:
+        for cid, (_, keys) in ics.CLAIMS.items():
+            assert keys == ics._s_keys(profile)[cid] and set(keys) <= set(ics.run_specs(profile))
+
+
+# --- verdicts on synthetic results ----------------------------------------------------------------
+
+
+def _run(acc: float = 0.5, test: float = 0.5, *, steps: int = 300, diverged: bool = False,
+         shift: float = 0.01, cos: float = 0.9, test_size: int | None = 2000) -> results.Result:
+    """A fake stored run with constant accuracy, moment change and cosine."""
+    n = steps
+    arrays = {"steps": np.arange(n), "accuracy": np.full(n, acc), "loss": np.full(n, 1.0),
+              "planned_steps": np.array(steps), "diverged": np.array(diverged),
+              "test_accuracy": np.array([test]), "ics_steps": np.arange(0, n, 10),
+              "ics_layers": np.array([5, 9, 10, 17]), "ics_cos": np.full((n // 10, 4), cos),
+              "ics_l2": np.full((n // 10, 4), 1.0)}
+    for k in (2, 3, 9, 11, 13):
+        arrays[f"act_layer{k}_mean_change"] = np.full((n // 10, 8), shift)
+    meta = {"config": {"test_size": test_size}, "data": "synthetic"}
+    return results.Result(arrays, meta, Path("."))
+
+
+def _all() -> dict[str, results.Result]:
+    """Synthetic results for every run key: a well-trained page in which every claim holds."""
+    base = {k: _run() for k in ics.run_specs("ci")}
+    base.update({"vgg-standard-lr0.1": _run(0.5, 0.5), "vgg-bn-lr0.1": _run(0.7, 0.6),
+                 "vgg-standard-lr0.5": _run(0.3), "vgg-bn-lr0.5": _run(0.6),
+                 "vgg-noisy_bn-lr0.1": _run(0.68, shift=0.1), "vgg-standard_noise-lr0.1": _run(0.1),
+                 "vgg-standard-lr0.01": _run(cos=0.9), "vgg-bn-lr0.01": _run(cos=0.8),
+                 "dln-standard-lr1e-06": _run(cos=0.99), "dln-bn-lr1e-06": _run(cos=0.1),
+                 "dln-standard-lr1e-07": _run(cos=0.99), "dln-bn-lr1e-07": _run(cos=0.2)})
+    return base
+
+
+@pytest.mark.parametrize("cid", ["S1", "S2", "S3", "S4"])
+def test_verdicts_reproduced_on_a_page_where_claims_hold(cid: str) -> None:
+    v = ics.CLAIMS[cid][0](_all(), "ci")
+    assert v.verdict == claims.REPRODUCED, v
+    assert v.claim_id == cid and v.profile == "ci" and v.numbers
+
+
+@pytest.mark.parametrize("cid, key, run", [
+    ("S1", "vgg-bn-lr0.5", _run(0.31)),  # BN barely ahead at lr 0.5
+    ("S1", "vgg-bn-lr0.1", _run(0.7, 0.4)),  # BN's test accuracy lower
+    ("S2", "vgg-noisy_bn-lr0.1", _run(0.5, shift=0.1)),  # noisy BN far behind BN
+    ("S2", "vgg-noisy_bn-lr0.1", _run(0.7, shift=0.015)),  # noise hardly moves the distributions
+    ("S3", "vgg-standard_noise-lr0.1", _run(0.4)),  # the noisy net trains anyway
+    ("S4", "vgg-bn-lr0.1", _run(cos=0.99)),  # BN makes G' closer to G: it reduces ICS
+    ("S4", "dln-bn-lr1e-07", _run(cos=0.9)),  # the BN DLN's G and G' stay correlated
+    ("S4", "dln-bn-lr1e-06", _run(cos=-0.9)),  # ... or anti-correlated: not "uncorrelated" either
+])
+def test_verdicts_not_reproduced_when_numbers_say_so(cid: str, key: str, run: results.Result) -> None:
+    res = _all()
+    res[key] = run
+    assert ics.CLAIMS[cid][0](res, "ci").verdict == claims.NOT_REPRODUCED
+
+
+def test_diverged_noisy_net_counts_as_not_training() -> None:
+    res = _all()
+    res["vgg-standard_noise-lr0.1"] = _run(0.5, diverged=True)
+    assert ics.verdict_s3(res, "ci").verdict == claims.REPRODUCED
+
+
+@pytest.mark.parametrize("cid, key, run", [
+    ("S1", "vgg-bn-lr0.1", _run(0.7, 0.6, steps=50)),  # too few steps
+    ("S1", "vgg-standard-lr0.1", _run(0.5, 0.5, test_size=200)),  # too few test images
+    ("S3", "vgg-standard-lr0.1", _run(0.15)),  # the noise-free control has not trained yet
+    ("S4", "dln-bn-lr1e-06", _run(cos=0.1, steps=50)),  # 5 ICS measurements only
+])
+def test_verdicts_not_testable_below_minimum_scale(cid: str, key: str, run: results.Result) -> None:
+    res = _all()
+    res[key] = run
+    assert ics.CLAIMS[cid][0](res, "ci").verdict == claims.NOT_TESTABLE
