@@ -1,0 +1,666 @@
+"""Landscape probes of [S] §3 (Fig. 4, 9–14), as training hooks, with experiments and verdicts S5–S9.
+
+At a training step with weights x, batch B and gradient g = ∇L(x) on B, a *probe* evaluates the
+loss and its gradient at x − η d for step sizes η across a range (VGG: [1/2, 4] × lr; DLN:
+[1/100, 30] × lr, [S] App. A.2.2), d = g (or a random direction of the same norm, [S] §3.2's extra):
+
+- loss landscape: the band min_η..max_η of L(x − η d) ([S] Fig. 4a, 9a);
+- gradient predictiveness: ‖∇L(x) − ∇L(x − η d)‖ over η ([S] Fig. 4b, 9b, 10);
+- "effective" β-smoothness: max_η ‖∇L(x) − ∇L(x − η d)‖ / ‖η d‖ ([S] Fig. 4c, 9c).
+
+BN stays in training mode (batch statistics of B) throughout, and a probe leaves the weights,
+gradients, buffers (BN running statistics, when a net keeps them) and every random generator
+exactly as it found them (`train.preserved_state`; tested). A probe at n step sizes costs n + 1
+forward-backward passes (the first gives g), or one plain pass plus one pass vectorised over the
+n points with `torch.func.vmap` for pure nets without convolutions (the DLN), where that is
+faster: see `vmap_pays` and `benchmarks/bench_landscape.py`.
+
+Hooks (all run in `before_step`, on W^t and the step's batch, so they see what the update sees):
+`LandscapeProbe`, `SharpnessProbe` (top Hessian eigenvalue, `hessian`), `TheoremProbe`
+(both sides of [S] Thm 4.1/4.2, `theory`), and `recording.ActivationRecorder` for Fig. 14.
+`run_experiment(spec)` trains one net with them; `run_all(profile)` runs/loads every run of the
+page through `results.load_or_run`; `CLAIMS` maps S5–S10 to their verdict functions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.func import functional_call, grad_and_value, vmap
+
+from bnopt import claims, data, hessian, models, norms, profiles, recording, results, runtime, theory, train
+from bnopt.claims import Verdict
+
+LossFn = Callable[[Tensor, Tensor], Tensor]
+DIRECTIONS = ("gradient", "random")
+NORM_ORDER = ("none", "bn", "l1", "l2", "linf")  # runs of the page; "none" is [S]'s "standard"
+
+
+def method_name(norm: str) -> str:
+    """The plots' method name of a norm ("none" is [S]'s "standard" net)."""
+    return "standard" if norm == "none" else norm
+
+
+# --- one probe ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Probe:
+    """Loss and gradient along x − η d at one training step."""
+
+    eta: np.ndarray  # step sizes η
+    loss0: float  # L(x)
+    direction_norm: float  # ‖d‖ (= ‖g‖ along the gradient)
+    loss: np.ndarray  # L(x − η d), per η
+    grad_change: np.ndarray  # ‖∇L(x) − ∇L(x − η d)‖, per η ("gradient predictiveness")
+
+    @property
+    def beta(self) -> float:
+        """Effective β-smoothness: max over η of ‖∇L(x) − ∇L(x − η d)‖ / ‖η d‖."""
+        return float(np.max(self.grad_change / (self.eta * self.direction_norm)))
+
+
+def is_pure(model: nn.Module) -> bool:
+    """Whether `model` is a function of its parameters only (no buffers, no noise): vmap-able."""
+    return not list(model.buffers()) and not norms.noise_layers(model)
+
+
+def vmap_pays(model: nn.Module) -> bool:
+    """Whether the vectorised probe is the faster one: pure nets without convolutions.
+
+    Measured (`benchmarks/bench_landscape.py`, 2 CPU cores, 6 step sizes): the DLN probe is ~1.7x
+    faster with vmap than with the loop, but the VGG probe ~1.5x slower (vmap turns a batch of
+    different conv weights into grouped convolutions, which are slow on CPU).
+    """
+    return is_pure(model) and not any(isinstance(m, nn.modules.conv._ConvNd) for m in model.modules())
+
+
+def random_direction(like: Sequence[Tensor], norm: float, seed: int) -> list[Tensor]:
+    """A Gaussian direction shaped like `like`, scaled to total l2 norm `norm` (private generator)."""
+    gen = torch.Generator().manual_seed(seed)
+    d = [torch.randn(t.shape, generator=gen, dtype=t.dtype).to(t.device) for t in like]
+    scale = norm / float(torch.sqrt(sum(t.double().square().sum() for t in d)))
+    return [t * scale for t in d]
+
+
+def _total_norm(tensors: Sequence[Tensor]) -> float:
+    """l2 norm of a list of tensors taken as one vector (float64, no overflow for huge gradients)."""
+    return float(torch.sqrt(sum(t.double().square().sum() for t in tensors)))
+
+
+def _probe_loop(model: nn.Module, params: list[nn.Parameter], start: list[Tensor], g: list[Tensor],
+                d: list[Tensor], x: Tensor, y: Tensor, loss_fn: LossFn, etas: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Losses and gradient changes at each η, one forward-backward per η (model moved in place)."""
+    losses, changes = [], []
+    for eta in etas:
+        with torch.no_grad():
+            for p, p0, di in zip(params, start, d):
+                p.copy_(p0).add_(di, alpha=-float(eta))
+        loss = loss_fn(model(x), y)
+        grads = torch.autograd.grad(loss, params)
+        losses.append(loss.item())
+        changes.append(_total_norm([a - b for a, b in zip(grads, g)]))
+    return np.asarray(losses), np.asarray(changes)
+
+
+def _probe_vmap(model: nn.Module, names: list[str], start: list[Tensor], g: list[Tensor], d: list[Tensor],
+                x: Tensor, y: Tensor, loss_fn: LossFn, etas: np.ndarray, chunk: int | None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Losses and gradient changes at all η in one pass vectorised over η (pure nets only)."""
+    def loss_at(params: dict[str, Tensor]) -> Tensor:
+        return loss_fn(functional_call(model, params, (x,)), y)
+
+    def at_eta(eta: Tensor) -> tuple[Tensor, Tensor]:
+        grads, loss = grad_and_value(loss_at)({n: p0 - eta * di for n, p0, di in zip(names, start, d)})
+        change2 = sum((grads[n].double() - gi.double()).square().sum() for n, gi in zip(names, g))
+        return loss, change2
+
+    eta_t = torch.as_tensor(etas, dtype=start[0].dtype, device=start[0].device)
+    losses, change2 = vmap(at_eta, chunk_size=chunk)(eta_t)
+    return losses.double().cpu().numpy(), change2.sqrt().cpu().numpy()
+
+
+def probe_landscape(model: nn.Module, x: Tensor, y: Tensor, loss_fn: LossFn, etas: Sequence[float],
+                    direction: str = "gradient", *, seed: int = 0, vectorised: bool | None = None,
+                    chunk: int | None = None) -> Probe:
+    """Loss and gradient change along x − η d for each η in `etas` (BN in training mode).
+
+    direction: "gradient" (d = g = ∇L(x) on this batch) or "random" (Gaussian, ‖d‖ = ‖g‖, from
+    `seed`). vectorised: None = use vmap where it is faster (`vmap_pays`); True forces it (error if impure);
+    False = a loop of forward-backward passes. chunk: vmap chunk size (None = all η at once).
+    The model, its gradients, buffers and all random generators are left exactly as they were.
+    """
+    if direction not in DIRECTIONS:
+        raise ValueError(f"unknown direction {direction!r}; choose one of {DIRECTIONS}")
+    etas = np.asarray(etas, dtype=float)
+    if etas.ndim != 1 or etas.size == 0 or not np.all(etas > 0):
+        raise ValueError(f"etas={etas} must be a non-empty 1-d sequence of positive step sizes")
+    pure = is_pure(model)
+    if vectorised and not pure:
+        raise ValueError("vectorised=True needs a net without buffers or noise layers; use vectorised=None or False")
+    use_vmap = vmap_pays(model) if vectorised is None else vectorised
+    with train.preserved_state(model) as snap:
+        model.train()
+        named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+        names, params = [n for n, _ in named], [p for _, p in named]
+        loss0 = loss_fn(model(x), y)
+        g = [t.detach() for t in torch.autograd.grad(loss0, params)]
+        g_norm = _total_norm(g)
+        d = g if direction == "gradient" else random_direction(g, g_norm, seed)
+        if use_vmap:
+            start = [p.detach() for p in params]
+            losses, changes = _probe_vmap(model, names, start, g, d, x, y, loss_fn, etas, chunk)
+        else:
+            by_id = {id(p): s for p, s in zip(model.parameters(), snap.params)}
+            start = [by_id[id(p)] for p in params]
+            losses, changes = _probe_loop(model, params, start, g, d, x, y, loss_fn, etas)
+    return Probe(etas, loss0.item(), g_norm, losses, changes)
+
+
+def eta_grid(lr: float, low: float, high: float, n: int) -> np.ndarray:
+    """n step sizes from low·lr to high·lr, evenly spaced in log (the paper gives only the range)."""
+    if not (0 < low <= high) or n < 1:
+        raise ValueError(f"step-size range [{low}, {high}] x lr with n={n} points is empty; need 0 < low <= high, n >= 1")
+    return lr * np.geomspace(low, high, n)
+
+
+# --- training hooks -------------------------------------------------------------------------------
+
+
+def _due(step: int, every: int) -> bool:
+    """Whether a probe that runs every `every` steps (0 = never) is due at `step`."""
+    return every > 0 and step % every == 0
+
+
+class LandscapeProbe:
+    """Hook: probe the landscape before the update (weights W^t, the step's batch) along each direction.
+
+    Probes run every `every` steps, and every `early_every` steps before step `early_until`
+    (the claims are about early training, where short runs have few regular probes).
+    """
+
+    def __init__(self, every: int, eta_factors: Sequence[float], directions: Sequence[str] = ("gradient",),
+                 seed: int = 0, vectorised: bool | None = None, chunk: int | None = None,
+                 early_every: int = 0, early_until: int = 0) -> None:
+        self.every, self.eta_factors = every, np.asarray(eta_factors, dtype=float)
+        self.early_every, self.early_until = early_every, early_until
+        self.directions, self.seed, self.vectorised, self.chunk = tuple(directions), seed, vectorised, chunk
+        self.steps: list[int] = []
+        self.probes: dict[str, list[Probe]] = {d: [] for d in self.directions}
+
+    def before_step(self, state: train.StepState) -> None:
+        """Probe at W^t on this step's batch."""
+        if not (_due(state.step, self.every) or (state.step < self.early_until and _due(state.step, self.early_every))):
+            return
+        self.steps.append(state.step)
+        for direction in self.directions:
+            self.probes[direction].append(probe_landscape(
+                state.model, state.x, state.y, state.loss_fn, self.eta_factors * state.lr, direction,
+                seed=1_000_003 * self.seed + state.step, vectorised=self.vectorised, chunk=self.chunk))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """probe_steps, probe_eta_factors (η / lr) and, per direction ("probe", "probe_random"),
+        _eta (steps × n step sizes), _loss0, _dnorm (‖d‖), _loss and _grad_change (steps × n)."""
+        out: dict[str, np.ndarray] = {"probe_steps": np.asarray(self.steps, dtype=np.int64),
+                                      "probe_eta_factors": self.eta_factors.copy()}
+        for direction, probes in self.probes.items():
+            key = "probe" if direction == "gradient" else "probe_random"
+            n = len(self.eta_factors)
+            out[f"{key}_eta"] = np.asarray([p.eta for p in probes]).reshape(-1, n)
+            out[f"{key}_loss0"] = np.asarray([p.loss0 for p in probes], dtype=float)
+            out[f"{key}_dnorm"] = np.asarray([p.direction_norm for p in probes], dtype=float)
+            out[f"{key}_loss"] = np.asarray([p.loss for p in probes]).reshape(-1, n)
+            out[f"{key}_grad_change"] = np.asarray([p.grad_change for p in probes]).reshape(-1, n)
+        return out
+
+
+class SharpnessProbe:
+    """Hook: top Hessian eigenvalue of the batch loss (BN in training mode) every `every` steps."""
+
+    def __init__(self, every: int, iters: int, seed: int = 0) -> None:
+        self.every, self.iters, self.seed = every, iters, seed
+        self.steps: list[int] = []
+        self.values: list[float] = []
+
+    def before_step(self, state: train.StepState) -> None:
+        """Lanczos on the Hessian at W^t, this step's batch."""
+        if not _due(state.step, self.every):
+            return
+        self.steps.append(state.step)
+        self.values.append(hessian.top_hessian_eigenvalue(state.model, state.x, state.y, state.loss_fn,
+                                                          self.iters, seed=self.seed + state.step))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """sharpness_steps, sharpness (λ_max per step)."""
+        return {"sharpness_steps": np.asarray(self.steps, dtype=np.int64),
+                "sharpness": np.asarray(self.values, dtype=float)}
+
+
+class TheoremProbe:
+    """Hook: both sides of [S] Thm 4.1 (all units) and 4.2 (`units` units) at the BN after `layer`."""
+
+    def __init__(self, every: int, layer: int, units: int) -> None:
+        self.every, self.layer, self.units = every, layer, units
+        self.steps: list[int] = []
+        self.sides: dict[str, list[theory.TheoremSides]] = {"exact": [], "trained": []}
+
+    def before_step(self, state: train.StepState) -> None:
+        """Evaluate both theorems exactly (float64, ε = 0) and as trained (the net's dtype and ε)."""
+        if not _due(state.step, self.every):
+            return
+        self.steps.append(state.step)
+        for kind in self.sides:
+            self.sides[kind].append(theory.theorem_sides(state.model, self.layer, state.x, state.y,
+                                                         state.loss_fn, self.units, exact=kind == "exact"))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """theorem_steps and, per kind (exact / trained), lhs/rhs of 4.1 and 4.2 as (steps, units)."""
+        out: dict[str, np.ndarray] = {"theorem_steps": np.asarray(self.steps, dtype=np.int64),
+                                      "theorem_layer": np.asarray(self.layer)}
+        for kind, sides in self.sides.items():
+            for name in ("lhs_41", "rhs_41", "lhs_42", "rhs_42"):
+                out[f"thm_{kind}_{name}"] = np.asarray([getattr(s, name) for s in sides], dtype=float)
+        return out
+
+
+# --- experiments ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run of the landscape page with its probes (one stored result)."""
+
+    model_id: str  # "vgg" or "dln"
+    norm: str  # "none" (standard), "bn", "l1", "l2", "linf"
+    width: int | None
+    lr: float
+    steps: int
+    batch_size: int | None  # None = full batch
+    train_size: int | None  # VGG: CIFAR-10 subset (None = all); DLN: number of samples
+    test_size: int | None  # VGG: CIFAR-10 test subset for accuracy (None = all; 0 = none)
+    eval_every: int | None
+    probe_every: int
+    probe_every_early: int  # probe interval in the first 10% of the run (0 = as probe_every)
+    eta_low: float  # step sizes from eta_low·lr ...
+    eta_high: float  # ... to eta_high·lr
+    n_etas: int
+    random_directions: bool
+    sharpness_every: int  # 0 = off
+    lanczos_iters: int
+    theorem_every: int  # 0 = off (BN runs only)
+    theorem_layer: int
+    theorem_units: int
+    act_every: int  # 0 = off
+    act_layers: tuple[int, ...]
+    act_samples: int  # raw activation values kept per record (histograms)
+    seed: int = 0
+
+
+def _task(spec: RunSpec) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor] | None, str]:
+    """(train data, test data or None, dataset variant) of a run."""
+    if spec.model_id == "dln":
+        x, y = data.dln_task(spec.train_size or 1000, spec.width or models.DEFAULT_WIDTH["dln"], spec.seed)
+        return (x, y), None, "synthetic"
+    if spec.model_id != "vgg":
+        raise ValueError(f"model_id={spec.model_id!r}: the landscape page runs 'vgg' or 'dln'")
+    tr = data.cifar10_subset("train", spec.train_size, spec.seed)
+    test = None if spec.test_size == 0 else data.cifar10_subset("test", spec.test_size, spec.seed)
+    return (tr.x, tr.y), None if test is None else (test.x, test.y), tr.variant
+
+
+def run_experiment(spec: RunSpec) -> dict[str, Any]:
+    """Train one net with every probe of `spec`; returns the arrays to store (see the hooks)."""
+    runtime.configure_threads(model_id=spec.model_id)
+    runtime.seed_everything(spec.seed)
+    train_data, test_data, variant = _task(spec)
+    model = models.build(spec.model_id, spec.norm, width=spec.width, seed=spec.seed)
+    etas = np.geomspace(spec.eta_low, spec.eta_high, spec.n_etas)
+    directions = ("gradient", "random") if spec.random_directions else ("gradient",)
+    hooks: list[Any] = [LandscapeProbe(spec.probe_every, etas, directions, seed=spec.seed,
+                                       early_every=spec.probe_every_early, early_until=spec.steps // 10),
+                        SharpnessProbe(spec.sharpness_every, spec.lanczos_iters, seed=spec.seed)]
+    if spec.norm == "bn" and spec.theorem_every:
+        hooks.append(TheoremProbe(spec.theorem_every, spec.theorem_layer, spec.theorem_units))
+    recorder = None
+    if spec.act_every:  # last: it captures the training forward pass, after the probes restored the net
+        recorder = recording.ActivationRecorder(model, spec.act_layers, every=spec.act_every,
+                                                max_samples=spec.act_samples, seed=spec.seed)
+        hooks.append(recorder)
+    config = train.TrainConfig(lr=spec.lr, steps=spec.steps, batch_size=spec.batch_size, seed=spec.seed,
+                               eval_every=spec.eval_every if test_data is not None else None, progress=False)
+    log = train.train(model, train_data, config, hooks=hooks, loss_fn=models.loss_fn(spec.model_id),
+                      test=test_data)
+    out: dict[str, Any] = {"dataset": variant, "planned_steps": spec.steps, **log.arrays()}
+    for hook in hooks[:-1] if recorder else hooks:
+        out.update(hook.arrays())
+    if recorder is not None:
+        recorder.close()
+        out.update({f"act_{k}": v for k, v in recorder.arrays().items()})
+        out["act_layers"] = np.asarray(spec.act_layers, dtype=np.int64)
+    return out
+
+
+def run_specs(profile: str) -> dict[str, RunSpec]:
+    """Every run of the page at `profile`, keyed "<model>-<norm>" (e.g. "vgg-bn", "dln-l1")."""
+    s = profiles.settings("landscape", profile)
+    specs: dict[str, RunSpec] = {}
+    for norm in NORM_ORDER:
+        if norm in ("none", "bn") or s.lp_vgg:
+            specs[f"vgg-{norm}"] = RunSpec(
+                "vgg", norm, s.vgg_width, s.vgg_lr, s.vgg_steps, s.vgg_batch_size, s.vgg_train_size,
+                s.vgg_test_size, s.vgg_eval_every, s.vgg_probe_every, s.vgg_probe_every_early,
+                s.vgg_eta[0], s.vgg_eta[1], s.n_etas, s.vgg_random_directions and norm in ("none", "bn"),
+                s.vgg_sharpness_every if norm in ("none", "bn") else 0, s.lanczos_iters,
+                s.vgg_theorem_every, s.vgg_theorem_layer, s.theorem_units,
+                s.vgg_act_every, s.act_layers, s.act_samples, s.seed)
+        specs[f"dln-{norm}"] = RunSpec(
+            "dln", norm, None, s.dln_lr, s.dln_steps, None, s.dln_samples, 0, None, s.dln_probe_every,
+            s.dln_probe_every_early, s.dln_eta[0], s.dln_eta[1], s.n_etas,
+            s.dln_random_directions and norm in ("none", "bn"),
+            s.dln_sharpness_every if norm in ("none", "bn") else 0, s.lanczos_iters,
+            s.dln_theorem_every, s.dln_theorem_layer, s.theorem_units, 0, (), 0, s.seed)
+    return specs
+
+
+def run_all(profile: str, *, force: bool = False) -> dict[str, results.Result]:
+    """Run (or load) every run of the landscape page at `profile`, keyed as in `run_specs`."""
+    return {key: results.load_or_run(f"landscape-{key}", run_experiment, spec, profile=profile, force=force)
+            for key, spec in run_specs(profile).items()}
+
+
+# --- summaries ------------------------------------------------------------------------------------
+
+
+def _worst(a: np.ndarray) -> np.ndarray:
+    """Non-finite values (a probe that blew up) as +inf, so they count as 'worst' in medians."""
+    a = np.asarray(a, dtype=float)
+    return np.where(np.isfinite(a), a, np.inf)
+
+
+def loss_band(res: Mapping[str, np.ndarray], key: str = "probe") -> tuple[np.ndarray, np.ndarray]:
+    """(min, max) over η of L(x − η d) at each probe step ([S] Fig. 4a)."""
+    loss = _worst(res[f"{key}_loss"])
+    return loss.min(1), loss.max(1)
+
+
+def predictiveness_band(res: Mapping[str, np.ndarray], key: str = "probe") -> tuple[np.ndarray, np.ndarray]:
+    """(min, max) over η of ‖∇L(x) − ∇L(x − η d)‖ at each probe step ([S] Fig. 4b)."""
+    change = _worst(res[f"{key}_grad_change"])
+    return change.min(1), change.max(1)
+
+
+def effective_beta(res: Mapping[str, np.ndarray], key: str = "probe") -> np.ndarray:
+    """max over η of ‖∇L(x) − ∇L(x − η d)‖ / (η ‖d‖) at each probe step ([S] Fig. 4c)."""
+    change = _worst(res[f"{key}_grad_change"])
+    return (change / (res[f"{key}_eta"] * res[f"{key}_dnorm"][:, None])).max(1)
+
+
+def early(res: Mapping[str, np.ndarray], values: np.ndarray, fraction: float = 0.1) -> np.ndarray:
+    """The values at probe steps in the first `fraction` of the run's planned steps."""
+    return values[res["probe_steps"] < fraction * int(res["planned_steps"])]
+
+
+def median_ratio(a: np.ndarray, b: np.ndarray) -> float:
+    """median(a) / median(b), inf-aware (a blown-up probe counts as inf)."""
+    ma, mb = float(np.median(_worst(a))), float(np.median(_worst(b)))
+    if mb == 0:
+        return math.inf if ma > 0 else math.nan
+    return ma / mb
+
+
+def smoothed_final_loss(res: Mapping[str, np.ndarray], fraction: float = 0.1) -> float:
+    """Mean training loss over the last `fraction` of logged steps (inf if the run diverged)."""
+    if bool(res["diverged"]):
+        return math.inf
+    loss = np.asarray(res["loss"], dtype=float)
+    k = max(1, int(round(fraction * len(loss))))
+    return float(loss[-k:].mean())
+
+
+PROGRESS_FACTOR = 0.9  # a run "trained" if its final loss fell below 0.9 x its initial loss; a net
+# still on its initial plateau (e.g. a deep plain ReLU net at chance) has a trivially flat landscape,
+# and comparing its smoothness with a net that is training says nothing about the paper's claims.
+
+
+def training_progress(res: Mapping[str, np.ndarray]) -> float:
+    """Smoothed final training loss over the loss at step 0 (inf if the run diverged)."""
+    first = float(np.asarray(res["loss"], dtype=float)[0])
+    return smoothed_final_loss(res) / first if first > 0 else math.nan
+
+
+def made_progress(res: Mapping[str, np.ndarray]) -> bool:
+    """Whether the run trained at all: final loss below PROGRESS_FACTOR x initial (and not diverged)."""
+    return training_progress(res) < PROGRESS_FACTOR
+
+
+def mean_log_loss(res: Mapping[str, np.ndarray]) -> float:
+    """Geometric mean of the training loss over the whole run (inf if it diverged): speed and level at once."""
+    if bool(res["diverged"]):
+        return math.inf
+    loss = np.asarray(res["loss"], dtype=float)
+    return float(np.exp(np.log(np.maximum(loss, 1e-300)).mean()))
+
+
+def activation_shift(res: Mapping[str, np.ndarray]) -> float:
+    """How far the recorded units' distributions move over training, in units of their initial spread.
+
+    Per recorded layer (one random unit each, `recording.ActivationRecorder`):
+    (|mean_T − mean_0| + |std_T − std_0|) / std_0 between the first and last record; averaged over layers.
+    """
+    shifts = []
+    for k in np.atleast_1d(res["act_layers"]):
+        mean, std = res[f"act_layer{k}_mean"], res[f"act_layer{k}_std"]
+        if len(mean) < 2:
+            return math.nan
+        shifts.append((abs(mean[-1] - mean[0]) + abs(std[-1] - std[0])) / max(std[0], 1e-12))
+    return float(np.mean(shifts))
+
+
+def theorem_gaps(res: Mapping[str, np.ndarray], kind: str = "exact") -> dict[str, np.ndarray]:
+    """Relative gaps |lhs − rhs| / max(|lhs|, |rhs|) of Thm 4.1 and 4.2, as (steps, units) arrays."""
+    return {thm: theory.relative_gap(res[f"thm_{kind}_lhs_{thm}"], res[f"thm_{kind}_rhs_{thm}"])
+            for thm in ("41", "42")}
+
+
+# --- verdicts -------------------------------------------------------------------------------------
+
+MIN_EARLY_PROBES = 3  # fewer probes in the first 10% of a run cannot give a median worth quoting
+MIN_PROBES = 5  # likewise for medians over a whole run
+SMOOTHER_FACTOR = 1.5  # "lower"/"less"/"more predictive": the BN median must beat the standard one by 1.5x;
+# a margin rather than 1.0 so that probe-to-probe noise (~tens of %) cannot decide a verdict.
+COMPARABLE_FACTOR = 2.0  # "comparable" performance and smoothness: training loss (geometric mean over the
+# run, which rewards speed as [S] Fig. 13's curves do) and median effective β within 2x of BN's (the
+# paper's Fig. 11-13 curves differ by about that much while called comparable).
+THEOREM_TOL = 1e-8  # exact BN in float64: equality up to rounding (observed ~1e-13; 1e-8 leaves room)
+
+
+def _pair(res: Mapping[str, results.Result], model_id: str) -> tuple[results.Result, results.Result]:
+    """(standard, BN) results of `model_id`."""
+    return res[f"{model_id}-none"], res[f"{model_id}-bn"]
+
+
+def _dataset(res: Mapping[str, results.Result], keys: Sequence[str]) -> str:
+    """The datasets the results rest on, comma-separated."""
+    return ", ".join(sorted({res[k].dataset for k in keys if k in res}))
+
+
+def _smoothness_verdict(claim_id: str, res: Mapping[str, results.Result], profile: str,
+                        metric: Callable[[Mapping[str, np.ndarray]], np.ndarray], what: str,
+                        early_only: bool) -> Verdict:
+    """Standard/BN ratio of the median of `metric` over probes, for VGG and DLN; each must exceed SMOOTHER_FACTOR.
+
+    A net is left out ("not testable at this scale") when it has too few probes or when the
+    standard or BN run did not train (`made_progress`); the verdict rests on the nets that remain.
+    """
+    numbers: dict[str, float] = {}
+    judged, skipped, ok = [], [], True
+    need = MIN_EARLY_PROBES if early_only else MIN_PROBES
+    for model_id in ("vgg", "dln"):
+        std, bn = _pair(res, model_id)
+        a, b = metric(std.arrays), metric(bn.arrays)
+        if early_only:
+            a, b = early(std.arrays, a), early(bn.arrays, b)
+        numbers[f"{model_id}_median_standard"] = float(np.median(_worst(a))) if a.size else math.nan
+        numbers[f"{model_id}_median_bn"] = float(np.median(_worst(b))) if b.size else math.nan
+        numbers[f"{model_id}_progress_standard"] = training_progress(std.arrays)
+        if min(a.size, b.size) < need:
+            skipped.append(f"{model_id}: fewer than {need} probes")
+            continue
+        ratio = median_ratio(a, b)
+        numbers[f"{model_id}_ratio"] = ratio
+        numbers[f"{model_id}_p90_ratio"] = (float(np.percentile(_worst(a), 90)) /
+                                           float(np.percentile(_worst(b), 90)))  # shown, not deciding
+        if not (made_progress(std.arrays) and made_progress(bn.arrays)):
+            skipped.append(f"{model_id}: the {'standard' if not made_progress(std.arrays) else 'BN'} net did "
+                           f"not train (final/initial loss {numbers[f'{model_id}_progress_standard']:.2f} "
+                           f"for standard; needs < {PROGRESS_FACTOR})")
+            continue
+        judged.append(model_id)
+        ok &= ratio > SMOOTHER_FACTOR
+    keys = [f"{m}-{n}" for m in ("vgg", "dln") for n in ("none", "bn")]
+    window = "in the first 10% of training" if early_only else "over all probes"
+    if not judged:
+        return Verdict(claim_id, claims.NOT_TESTABLE, numbers, "; ".join(skipped), _dataset(res, keys), profile)
+    verdict = claims.REPRODUCED if ok else claims.NOT_REPRODUCED
+    detail = (f"median {what} {window}, standard / BN (reproduced if > {SMOOTHER_FACTOR} for every "
+              f"net judged); judged on: {', '.join(m.upper() for m in judged)}")
+    if skipped:
+        detail += "; not testable at this scale: " + "; ".join(skipped)
+    return Verdict(claim_id, verdict, numbers, detail, _dataset(res, keys), profile)
+
+
+def verdict_s5(res: Mapping[str, results.Result], profile: str) -> Verdict:
+    """S5: with BN the loss varies less along the gradient (width of the loss band, standard/BN)."""
+    def width(r: Mapping[str, np.ndarray]) -> np.ndarray:
+        lo, hi = loss_band(r)
+        return hi - lo
+    return _smoothness_verdict("S5", res, profile, width, "loss-band width max_η L − min_η L", False)
+
+
+def verdict_s6(res: Mapping[str, results.Result], profile: str) -> Verdict:
+    """S6: with BN gradients are more predictive early on (max_η ‖Δ∇L‖, standard/BN, first 10%)."""
+    return _smoothness_verdict("S6", res, profile, lambda r: predictiveness_band(r)[1],
+                               "gradient change max_η ‖∇L(x) − ∇L(x − ηg)‖", True)
+
+
+def verdict_s7(res: Mapping[str, results.Result], profile: str) -> Verdict:
+    """S7: with BN the effective β-smoothness is lower (median over probes, standard/BN)."""
+    return _smoothness_verdict("S7", res, profile, effective_beta, "effective β-smoothness", False)
+
+
+MIN_STEPS_S8 = 100  # below this many steps, final losses say little about "performance"
+
+
+def verdict_s8(res: Mapping[str, results.Result], profile: str) -> Verdict:
+    """S8: l_p nets match BN (mean log training loss and median effective β within COMPARABLE_FACTOR of BN's);
+    l1 trains the DLN better than BN (lower mean log loss)."""
+    numbers: dict[str, float] = {}
+    failures: list[str] = []
+    models_run = [m for m in ("vgg", "dln") if all(f"{m}-{n}" in res for n in NORM_ORDER)]
+    if "dln" not in models_run:
+        return Verdict("S8", claims.NOT_TESTABLE, {}, "the DLN l_p runs were not made at this profile", "", profile)
+    for m in models_run:
+        if int(res[f"{m}-bn"].arrays["steps_run"]) < MIN_STEPS_S8:
+            return Verdict("S8", claims.NOT_TESTABLE, {}, f"{m} runs shorter than {MIN_STEPS_S8} steps",
+                           _dataset(res, [f"{m}-bn"]), profile)
+        bn_loss = mean_log_loss(res[f"{m}-bn"].arrays)
+        bn_beta = float(np.median(_worst(effective_beta(res[f"{m}-bn"].arrays))))
+        numbers[f"{m}_loss_bn"] = bn_loss
+        numbers[f"{m}_loss_standard"] = mean_log_loss(res[f"{m}-none"].arrays)
+        numbers[f"{m}_beta_bn"] = bn_beta
+        for p in ("l1", "l2", "linf"):
+            loss = mean_log_loss(res[f"{m}-{p}"].arrays)
+            beta = float(np.median(_worst(effective_beta(res[f"{m}-{p}"].arrays))))
+            numbers[f"{m}_loss_{p}"] = loss
+            numbers[f"{m}_beta_{p}"] = beta
+            if not loss <= COMPARABLE_FACTOR * bn_loss:
+                failures.append(f"{m} {p}: training loss {loss:.3g} > {COMPARABLE_FACTOR} x BN's {bn_loss:.3g}")
+            if not beta <= COMPARABLE_FACTOR * bn_beta:
+                failures.append(f"{m} {p}: median β {beta:.3g} > {COMPARABLE_FACTOR} x BN's {bn_beta:.3g}")
+    l1, bn = numbers["dln_loss_l1"], numbers["dln_loss_bn"]
+    if not l1 < bn:
+        failures.append(f"dln: l1 training loss {l1:.3g} not below BN's {bn:.3g}")
+    keys = [f"{m}-{n}" for m in models_run for n in NORM_ORDER]
+    verdict = claims.NOT_REPRODUCED if failures else claims.REPRODUCED
+    detail = ("loss = geometric mean of the training loss over the run; " +
+              ("; ".join(failures) if failures else
+               f"every l_p net within {COMPARABLE_FACTOR}x of BN's loss and of its median effective β, "
+               "and l1 below BN on the DLN"))
+    if "vgg" not in models_run:
+        detail += " (DLN only: the VGG l_p runs were not made at this profile)"
+    return Verdict("S8", verdict, numbers, detail, _dataset(res, keys), profile)
+
+
+def verdict_s9(res: Mapping[str, results.Result], profile: str) -> Verdict:
+    """S9: l_p nets' sampled activation distributions shift more over training than the standard net's."""
+    keys = [f"vgg-{n}" for n in ("none", "l1", "l2", "linf")]
+    if not all(k in res and "act_steps" in res[k].arrays and res[k].arrays["act_steps"].size >= 2 for k in keys):
+        return Verdict("S9", claims.NOT_TESTABLE, {}, "no activation records of the VGG l_p runs at this profile",
+                       _dataset(res, [k for k in keys if k in res]), profile)
+    shifts = {k.split("-")[1]: activation_shift(res[k].arrays) for k in keys}
+    numbers = {f"shift_{method_name(n)}": v for n, v in shifts.items()}
+    numbers["progress_standard"] = training_progress(res["vgg-none"].arrays)
+    if not made_progress(res["vgg-none"].arrays):
+        return Verdict("S9", claims.NOT_TESTABLE, numbers,
+                       f"the standard VGG did not train (final/initial loss {numbers['progress_standard']:.2f}, "
+                       f"needs < {PROGRESS_FACTOR}): the activations of a net stuck at its initialisation say "
+                       "nothing about shift during training", _dataset(res, keys), profile)
+    ok = all(shifts[p] > shifts["none"] for p in ("l1", "l2", "linf"))
+    detail = ("shift = (|Δmean| + |Δstd|) / initial std of one random unit per recorded layer between "
+              "the first and last record, averaged over layers; reproduced if every l_p net's exceeds "
+              "the standard net's")
+    return Verdict("S9", claims.REPRODUCED if ok else claims.NOT_REPRODUCED, numbers, detail,
+                   _dataset(res, keys), profile)
+
+
+def verdict_s10(res: Mapping[str, results.Result], profile: str) -> Verdict:
+    """S10: Thm 4.1 and 4.2 hold (with equality, as the proofs give) on live BN nets, exact BN in float64."""
+    numbers: dict[str, float] = {}
+    keys = [k for k in ("vgg-bn", "dln-bn") if k in res and "theorem_steps" in res[k].arrays
+            and res[k].arrays["theorem_steps"].size]
+    if not keys:
+        return Verdict("S10", claims.NOT_TESTABLE, {}, "no theorem checks at this profile", "", profile)
+    ok = True
+    for k in keys:
+        a = res[k].arrays
+        m = k.split("-")[0]
+        for kind in ("exact", "trained"):
+            for thm, gap in theorem_gaps(a, kind).items():
+                numbers[f"{m}_{kind}_max_gap_{thm}"] = float(gap.max())
+        exact = theorem_gaps(a, "exact")
+        ok &= all(float(g.max()) < THEOREM_TOL for g in exact.values())
+        ok &= bool(np.all(a["thm_exact_lhs_41"] <= a["thm_exact_rhs_41"] * (1 + THEOREM_TOL)))
+    detail = (f"largest relative gap |lhs − rhs| / max(|lhs|, |rhs|) over steps and units; reproduced "
+              f"(as equality) if below {THEOREM_TOL:g} for exact BN (float64, ε = 0); 'trained' = the "
+              "float32 net with its ε = 1e-5, where the ε the theorems omit opens a gap of order ε/σ²")
+    return Verdict("S10", claims.REPRODUCED if ok else claims.NOT_REPRODUCED, numbers, detail,
+                   _dataset(res, keys), profile)
+
+
+CLAIMS: dict[str, tuple[Callable[[Mapping[str, results.Result], str], Verdict], tuple[str, ...]]] = {
+    "S5": (verdict_s5, ("vgg-none", "vgg-bn", "dln-none", "dln-bn")),
+    "S6": (verdict_s6, ("vgg-none", "vgg-bn", "dln-none", "dln-bn")),
+    "S7": (verdict_s7, ("vgg-none", "vgg-bn", "dln-none", "dln-bn")),
+    "S8": (verdict_s8, tuple(f"{m}-{n}" for m in ("vgg", "dln") for n in NORM_ORDER)),
+    "S9": (verdict_s9, ("vgg-none", "vgg-l1", "vgg-l2", "vgg-linf")),
+    "S10": (verdict_s10, ("vgg-bn", "dln-bn")),
+}
+"""Claim id -> (verdict function, keys of `run_all(profile)` it reads).
+
+Every verdict function takes (results, profile): `results` maps the keys of `run_all` (e.g.
+"vgg-bn", "dln-none") to `results.Result`s — pass `run_all(profile)` itself — and returns a
+`claims.Verdict`. Missing runs (e.g. the VGG l_p runs at a profile that skips them) give
+"not testable at this scale" or a DLN-only verdict, as each function's docstring says.
+"""
+
+
+def verdicts(res: Mapping[str, results.Result], profile: str) -> list[Verdict]:
+    """Every verdict of the section (S5–S10) from `run_all(profile)`'s results."""
+    return [fn(res, profile) for fn, _ in CLAIMS.values()]

@@ -1,0 +1,277 @@
+"""Landscape probes: exact values on a quadratic, no side effects on training, verdicts both ways."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from bnopt import claims, data, landscape, models, norms, profiles, results, train
+
+ETAS = np.array([0.01, 0.05, 0.2])
+
+
+def _least_squares() -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
+    """A linear net with mean-square loss: Hessian H = 2 XᵀX / n over (w, b), known exactly."""
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(4, 1)).double(), torch.randn(30, 4).double(), torch.randn(30, 1).double()
+
+
+@pytest.mark.parametrize("vectorised", [False, True])
+def test_probe_on_a_quadratic_matches_closed_form(vectorised: bool) -> None:
+    net, x, y = _least_squares()
+    xb = torch.cat([x, torch.ones(30, 1, dtype=x.dtype)], 1)
+    h = 2 * xb.T @ xb / 30
+    w = torch.cat([net[0].weight.detach().reshape(-1), net[0].bias.detach()])
+    g = h @ w - 2 * xb.T @ y.reshape(-1) / 30
+    p = landscape.probe_landscape(net, x, y, nn.functional.mse_loss, ETAS, vectorised=vectorised)
+    # ∇L(x) − ∇L(x − ηg) = η H g exactly, so the effective β is ‖Hg‖/‖g‖ at every η
+    np.testing.assert_allclose(p.grad_change, ETAS * float((h @ g).norm()), rtol=1e-10)
+    assert p.beta == pytest.approx(float((h @ g).norm() / g.norm()), rel=1e-10)
+    assert p.direction_norm == pytest.approx(float(g.norm()), rel=1e-12)
+    loss = [float(((xb @ (w - e * g) - y.reshape(-1)) ** 2).mean()) for e in ETAS]
+    np.testing.assert_allclose(p.loss, loss, rtol=1e-10)
+
+
+def _naive_probe(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn, etas) -> tuple[list, list]:
+    """Reference: a deep copy of the model per step size."""
+    base = copy.deepcopy(model)
+    g = torch.autograd.grad(loss_fn(base(x), y), list(base.parameters()))
+    losses, changes = [], []
+    for eta in etas:
+        m = copy.deepcopy(model)
+        with torch.no_grad():
+            for p, gi in zip(m.parameters(), g):
+                p -= eta * gi
+        loss = loss_fn(m(x), y)
+        ge = torch.autograd.grad(loss, list(m.parameters()))
+        losses.append(loss.item())
+        changes.append(float(torch.sqrt(sum(((a - b).double() ** 2).sum() for a, b in zip(ge, g)))))
+    return losses, changes
+
+
+@pytest.mark.parametrize("model_id, norm", [("dln", "l1"), ("vgg", "bn")])
+def test_loop_and_vmap_agree_with_naive_probe(model_id: str, norm: str) -> None:
+    kw = {"depth": 5} if model_id == "dln" else {"width": 2}
+    net = models.build(model_id, norm, seed=1, **kw)
+    if model_id == "dln":
+        x, y = torch.randn(64, 10), torch.randn(64, 10)
+    else:
+        x, y = torch.rand(4, 3, 32, 32), torch.randint(0, 10, (4,))
+    lf = models.loss_fn(model_id)
+    losses, changes = _naive_probe(net, x, y, lf, ETAS)
+    for vectorised in (False, True):
+        p = landscape.probe_landscape(net, x, y, lf, ETAS, vectorised=vectorised)
+        np.testing.assert_allclose(p.loss, losses, rtol=1e-4)
+        np.testing.assert_allclose(p.grad_change, changes, rtol=1e-3)
+
+
+def _state(model: nn.Module) -> dict:
+    return {"params": [p.detach().clone() for p in model.parameters()],
+            "grads": [None if p.grad is None else p.grad.clone() for p in model.parameters()],
+            "buffers": [b.clone() for b in model.buffers()], "rng": torch.get_rng_state(),
+            "noise": [layer.generator(torch.device("cpu")).get_state() for layer in norms.noise_layers(model)],
+            "modes": [m.training for m in model.modules()]}
+
+
+def _same(a: dict, b: dict) -> bool:
+    eq = lambda u, v: (u is None and v is None) or (u is not None and v is not None and torch.equal(u, v))  # noqa: E731
+    return (all(eq(u, v) for u, v in zip(a["params"], b["params"])) and all(eq(u, v) for u, v in zip(a["grads"], b["grads"]))
+            and all(torch.equal(u, v) for u, v in zip(a["buffers"], b["buffers"])) and torch.equal(a["rng"], b["rng"])
+            and all(torch.equal(u, v) for u, v in zip(a["noise"], b["noise"])) and a["modes"] == b["modes"])
+
+
+@pytest.mark.parametrize("direction", landscape.DIRECTIONS)
+def test_probe_leaves_weights_running_stats_and_rng_exactly(direction: str) -> None:
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(5, 6), norms.BatchNorm(6, track_running_stats=True), nn.ReLU(),
+                        nn.Linear(6, 6), norms.NoisyBatchNorm(6, seed=3), nn.Linear(6, 2))
+    x, y = torch.randn(20, 5), torch.randint(0, 2, (20,))
+    net.eval()  # a mode the probe must switch (to training) and switch back
+    nn.functional.cross_entropy(net(x), y).backward()  # leave stale gradients that must survive
+    assert not landscape.is_pure(net)
+    before = _state(net)
+    p = landscape.probe_landscape(net, x, y, nn.functional.cross_entropy, ETAS, direction)
+    assert _same(before, _state(net))
+    assert np.all(np.isfinite(p.loss))
+    with pytest.raises(ValueError, match="vectorised=True"):
+        landscape.probe_landscape(net, x, y, nn.functional.cross_entropy, ETAS, vectorised=True)
+
+
+def test_probe_sees_running_stats_move_but_restores_them() -> None:
+    net = nn.Sequential(nn.Linear(3, 4), norms.BatchNorm(4, track_running_stats=True), nn.Linear(4, 1))
+    x, y = torch.randn(10, 3) + 5, torch.randn(10, 1)
+    mean = net[1].running_mean.clone()
+    landscape.probe_landscape(net, x, y, nn.functional.mse_loss, ETAS)
+    assert torch.equal(mean, net[1].running_mean)
+    net(x)  # a plain training forward does move them (the check above is not vacuous)
+    assert not torch.equal(mean, net[1].running_mean)
+
+
+def test_a_probe_costs_at_most_n_plus_one_passes() -> None:
+    net = models.build("dln", "bn", depth=3, seed=0)
+    calls = []
+    net.register_forward_pre_hook(lambda *_: calls.append(1))
+    x, y = torch.randn(32, 10), torch.randn(32, 10)
+    for vectorised, most in ((False, len(ETAS) + 1), (True, 2)):
+        calls.clear()
+        landscape.probe_landscape(net, x, y, models.loss_fn("dln"), ETAS, vectorised=vectorised)
+        assert len(calls) <= most
+
+
+def test_random_direction_norm_and_determinism() -> None:
+    like = [torch.zeros(3, 4), torch.zeros(5)]
+    d1, d2 = landscape.random_direction(like, 2.5, 7), landscape.random_direction(like, 2.5, 7)
+    assert landscape._total_norm(d1) == pytest.approx(2.5)
+    assert all(torch.equal(a, b) for a, b in zip(d1, d2))
+    assert not torch.equal(d1[0], landscape.random_direction(like, 2.5, 8)[0])
+
+
+def test_bad_arguments_name_the_fix() -> None:
+    net, x, y = _least_squares()
+    with pytest.raises(ValueError, match="'sideways'"):
+        landscape.probe_landscape(net, x, y, nn.functional.mse_loss, ETAS, "sideways")
+    with pytest.raises(ValueError, match="positive step sizes"):
+        landscape.probe_landscape(net, x, y, nn.functional.mse_loss, [0.1, -1.0])
+    with pytest.raises(ValueError, match="empty"):
+        landscape.eta_grid(0.1, 4, 0.5, 3)
+
+
+def test_probes_do_not_change_training() -> None:
+    """The same run with and without every hook gives bit-identical losses (noisy BN: RNG too)."""
+    x, y = data.dln_task(64, 10, 0)
+    cfg = train.TrainConfig(lr=1e-4, steps=12, batch_size=16, progress=False)
+    logs, hooks = [], []
+    for with_hooks in (False, True):
+        net = models.build("dln", "noisy_bn", depth=4, seed=0)
+        hk = [landscape.LandscapeProbe(3, [0.5, 2.0], landscape.DIRECTIONS),
+              landscape.SharpnessProbe(4, 3)] if with_hooks else []
+        logs.append(train.train(net, (x, y), cfg, hooks=hk, loss_fn=models.loss_fn("dln")))
+        hooks = hk
+    np.testing.assert_array_equal(logs[0].loss, logs[1].loss)
+    arrays = hooks[0].arrays()
+    np.testing.assert_array_equal(arrays["probe_steps"], [0, 3, 6, 9])
+    assert arrays["probe_loss"].shape == (4, 2) and arrays["probe_random_grad_change"].shape == (4, 2)
+    np.testing.assert_array_equal(hooks[1].arrays()["sharpness_steps"], [0, 4, 8])
+
+
+def test_summaries_on_known_arrays() -> None:
+    r = {"probe_loss": np.array([[1.0, 3.0, 2.0], [1.0, np.nan, 0.5]]),
+         "probe_grad_change": np.array([[1.0, 2.0, 6.0], [0.1, 0.2, 0.3]]),
+         "probe_eta": np.array([[1.0, 2.0, 3.0]] * 2), "probe_dnorm": np.array([1.0, 0.1])}
+    lo, hi = landscape.loss_band(r)
+    np.testing.assert_array_equal(lo, [1.0, 0.5])
+    np.testing.assert_array_equal(hi, [3.0, np.inf])  # a blown-up probe counts as infinitely bad
+    np.testing.assert_allclose(landscape.effective_beta(r), [2.0, 1.0])
+
+
+# --- verdicts on synthetic results ---------------------------------------------------------------
+
+
+def _fake(scale: float, steps: int = 200, probes: int = 40, final_loss: float = 1.0, shift: float = 0.1,
+          gap: float = 1e-14, trained: bool = True) -> results.Result:
+    """A stored-looking result whose probe quantities are `scale` times a common base."""
+    rng = np.random.default_rng(0)
+    base = rng.uniform(1, 2, (probes, 4))
+    eta = np.tile([0.1, 0.2, 0.3, 0.4], (probes, 1))
+    lhs = rng.uniform(1, 2, (3, 5))
+    arrays = {"probe_steps": np.arange(probes) * (steps // probes), "planned_steps": np.array(steps),
+              "probe_loss": 2 + scale * base, "probe_grad_change": scale * base, "probe_eta": eta,
+              "probe_dnorm": np.ones(probes),
+              "loss": np.concatenate([[10.0 * final_loss if trained else final_loss], np.full(steps - 1, final_loss)]), "diverged": np.array(False),
+              "steps_run": np.array(steps), "act_steps": np.array([0, 100]), "act_layers": np.array([3]),
+              "act_layer3_mean": np.array([0.0, shift]), "act_layer3_std": np.array([1.0, 1.0]),
+              "theorem_steps": np.array([0, 50, 100])}
+    for kind in ("exact", "trained"):
+        for thm in ("41", "42"):
+            arrays[f"thm_{kind}_lhs_{thm}"] = lhs
+            arrays[f"thm_{kind}_rhs_{thm}"] = lhs * (1 + (gap if kind == "exact" else 1e-5))
+    return results.Result(arrays, {"data": "synthetic"}, Path("."))
+
+
+def _runs(standard: float, bn: float, **kw: float) -> dict[str, results.Result]:
+    return {f"{m}-{n}": _fake(standard if n == "none" else bn, **kw) for m in ("vgg", "dln") for n in landscape.NORM_ORDER}
+
+
+@pytest.mark.parametrize("claim", ["S5", "S6", "S7"])
+def test_smoothness_verdicts_both_ways(claim: str) -> None:
+    fn = landscape.CLAIMS[claim][0]
+    good = fn(_runs(10.0, 1.0), "ci")
+    assert good.verdict == claims.REPRODUCED and good.numbers["vgg_ratio"] == pytest.approx(10.0, rel=0.2)
+    assert fn(_runs(1.0, 1.0), "ci").verdict == claims.NOT_REPRODUCED
+    assert fn(_runs(10.0, 1.0, probes=2), "ci").verdict == claims.NOT_TESTABLE
+
+
+@pytest.mark.parametrize("claim", ["S5", "S6", "S7"])
+def test_a_standard_net_that_did_not_train_is_not_judged(claim: str) -> None:
+    fn = landscape.CLAIMS[claim][0]
+    runs = _runs(10.0, 1.0)
+    runs["vgg-none"] = _fake(10.0, trained=False)  # stuck at its initial loss
+    v = fn(runs, "ci")
+    assert v.verdict == claims.REPRODUCED and "judged on: DLN" in v.detail and "vgg: the standard net" in v.detail
+    runs["dln-none"] = _fake(10.0, trained=False)
+    assert fn(runs, "ci").verdict == claims.NOT_TESTABLE
+
+
+def test_s8_both_ways() -> None:
+    runs = _runs(10.0, 1.0)
+    runs["dln-l1"] = _fake(1.0, final_loss=0.5)
+    assert landscape.verdict_s8(runs, "ci").verdict == claims.REPRODUCED
+    runs["dln-l1"] = _fake(1.0, final_loss=1.5)  # l1 no better than BN on the DLN
+    v = landscape.verdict_s8(runs, "ci")
+    assert v.verdict == claims.NOT_REPRODUCED and "l1 training loss" in v.detail
+    runs["dln-l1"] = _fake(1.0, final_loss=0.5)
+    runs["vgg-l2"] = _fake(20.0)  # 20x rougher than BN
+    assert landscape.verdict_s8(runs, "ci").verdict == claims.NOT_REPRODUCED
+    assert landscape.verdict_s8(_runs(10.0, 1.0, steps=50, probes=10), "ci").verdict == claims.NOT_TESTABLE
+
+
+def test_s9_both_ways() -> None:
+    runs = {"vgg-none": _fake(1.0, shift=0.1), **{f"vgg-{p}": _fake(1.0, shift=0.5) for p in ("l1", "l2", "linf")}}
+    assert landscape.verdict_s9(runs, "ci").verdict == claims.REPRODUCED
+    runs["vgg-l2"] = _fake(1.0, shift=0.05)
+    assert landscape.verdict_s9(runs, "ci").verdict == claims.NOT_REPRODUCED
+    runs["vgg-none"] = _fake(1.0, shift=0.01, trained=False)
+    assert landscape.verdict_s9(runs, "ci").verdict == claims.NOT_TESTABLE
+    assert landscape.verdict_s9({"vgg-none": runs["vgg-none"]}, "ci").verdict == claims.NOT_TESTABLE
+
+
+def test_s10_both_ways() -> None:
+    assert landscape.verdict_s10({"dln-bn": _fake(1.0)}, "ci").verdict == claims.REPRODUCED
+    assert landscape.verdict_s10({"dln-bn": _fake(1.0, gap=1e-3)}, "ci").verdict == claims.NOT_REPRODUCED
+    assert landscape.verdict_s10({}, "ci").verdict == claims.NOT_TESTABLE
+
+
+def test_profiles_and_run_specs() -> None:
+    for profile in profiles.PROFILES:
+        specs = landscape.run_specs(profile)
+        assert {"vgg-none", "vgg-bn", "dln-none", "dln-bn", "dln-l1"} <= set(specs)
+    paper = profiles.settings("landscape", "paper")
+    assert (paper.vgg_lr, paper.vgg_steps, paper.vgg_batch_size, paper.dln_lr, paper.dln_steps) == (0.1, 15000, 128, 1e-6, 10000)
+    assert paper.vgg_eta == (0.5, 4.0) and paper.dln_eta == (0.01, 30.0)
+
+
+def test_a_diverging_run_is_recorded_and_drawn() -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    from bnopt import landscape_plots
+
+    spec = landscape.RunSpec("dln", "none", None, 1e-3, 30, None, 100, 0, None, 5, 0, 0.01, 30.0, 3, False,
+                             10, 3, 0, 1, 1, 0, (), 0)
+    out = landscape.run_experiment(spec)
+    assert bool(out["diverged"]) and out["diverged_at"] < 30 and out["planned_steps"] == 30
+    assert out["probe_steps"].max() <= out["diverged_at"]
+    res = {"dln-none": results.Result({k: np.asarray(v) for k, v in out.items()},
+                                      {"config": {"lr": 1e-3}, "data": "synthetic"}, Path("."))}
+    fig = landscape_plots.landscape_figure(res, "dln")
+    assert any(line.get_marker() == "x" for ax in fig.axes for line in ax.lines)  # drawn as diverged
+
+
+def test_vmap_only_where_it_pays() -> None:
+    assert landscape.vmap_pays(models.build("dln", "bn", depth=3))
+    assert not landscape.vmap_pays(models.build("vgg", "bn", width=2))  # conv: the loop is faster on CPU
+    assert not landscape.vmap_pays(nn.Sequential(nn.Linear(2, 2), norms.BatchNorm(2, track_running_stats=True)))
