@@ -28,7 +28,7 @@ bench: install           ## speed ratios against plain implementations
 	$(PY) benchmarks/run_all.py
 
 site-check: install      ## open every built page in headless Chromium (needs Debian's chromium, chromium-driver)
-	$(PY) -m pip install -q -e ".[site]"
+	$(PY) -m pip install -q "selenium>=4.10"
 	$(PY) -m bnopt.sitecheck _build/html
 
 clean:                   ## remove build outputs (keeps cached results)

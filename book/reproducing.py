@@ -51,7 +51,7 @@
 # %% tags=["parameters"]
 profile = "ci"
 
-# %%
+# %% tags=["remove-input"]
 from IPython.display import Markdown, display
 
 from bnopt import book, reproducing

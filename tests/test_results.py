@@ -110,3 +110,15 @@ def test_bad_names_and_configs(tmp_path: Path) -> None:
         results.result_path("../x", Cfg(), tmp_path)
     with pytest.raises(TypeError, match="dataclass"):
         results.config_dict(3)
+
+
+def test_load_only_never_runs(tmp_path: Path) -> None:
+    fn = Counter()
+    with results.load_only():
+        with pytest.raises(results.ResultMissing, match="execute its section"):
+            results.load_or_run("exp", fn, Cfg(), profile="ci", root=tmp_path)
+    assert fn.calls == 0
+    results.load_or_run("exp", fn, Cfg(), profile="ci", root=tmp_path)
+    with results.load_only():
+        assert results.load_or_run("exp", fn, Cfg(), profile="ci", root=tmp_path).scalar("best") == 3.0
+    assert fn.calls == 1

@@ -23,6 +23,9 @@ from . import paths, profiles
 
 BOOK = "book"
 TIMES_FILE = "notebook-times.json"
+# Pages that summarise the others run after them: the ledger reads the sections' stored results,
+# the intro quotes the ledger, and the reproducing page shows every page's time.
+EXECUTED_LAST = ("claims", "intro", "reproducing")
 
 
 def toc_pages(book_dir: Path) -> list[str]:
@@ -47,8 +50,10 @@ def toc_pages(book_dir: Path) -> list[str]:
 
 
 def notebook_pages(book_dir: Path) -> list[str]:
-    """Pages of the table of contents that are py:percent notebooks."""
-    return [p for p in toc_pages(book_dir) if (book_dir / f"{p}.py").is_file()]
+    """Notebook pages (py:percent) of the table of contents, in the order they are executed."""
+    pages = [p for p in toc_pages(book_dir) if (book_dir / f"{p}.py").is_file()]
+    last = [p for p in EXECUTED_LAST if p in pages]
+    return [p for p in pages if p not in last] + last
 
 
 def check_executed(path: Path) -> None:
@@ -62,6 +67,16 @@ def check_executed(path: Path) -> None:
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
                 raise RuntimeError(f"{path.name}: cell {i} has an error output: {out.get('ename')}")
+
+
+def hide_parameter_cells(path: Path) -> None:
+    """Tag the parameters cell and papermill's injected one `remove-cell`: the page header shows the profile."""
+    nb = json.loads(path.read_text())
+    for cell in nb["cells"]:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if {"parameters", "injected-parameters"} & set(tags) and "remove-cell" not in tags:
+            cell["metadata"]["tags"] = [*tags, "remove-cell"]
+    path.write_text(json.dumps(nb, indent=1))
 
 
 def execute(page: str, book_dir: Path, profile: str) -> float:
@@ -79,6 +94,7 @@ def execute(page: str, book_dir: Path, profile: str) -> float:
                                    cwd=str(book_dir), progress_bar=False)
         seconds = time.perf_counter() - start
     check_executed(book_dir / f"{page}.ipynb")
+    hide_parameter_cells(book_dir / f"{page}.ipynb")
     return seconds
 
 

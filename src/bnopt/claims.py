@@ -30,3 +30,119 @@ class Verdict:
         nums = ", ".join(f"{k} = {v:.3g}" for k, v in self.numbers.items())
         return {"claim": self.claim_id, "verdict": self.verdict, "numbers": nums,
                 "detail": self.detail, "data": self.dataset, "profile": self.profile}
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claim of one of the papers, where it is made and which section's results judge it."""
+
+    claim_id: str
+    statement: str
+    where: str
+    section: str  # book page (and bnopt module family) whose results decide it
+    figure: str  # name of the figure on that page that shows the evidence
+
+
+CLAIMS: tuple[Claim, ...] = (
+    Claim("S1", "BatchNorm trains the VGG net faster and to higher accuracy.", "[S] Fig. 1", "ics", "fig-ics-vgg-accuracy"),
+    Claim("S2", "Noisy BatchNorm trains about as well as BatchNorm despite unstable activation distributions.", "[S] Fig. 2, 7", "ics", "fig-ics-noisy-training"),
+    Claim("S3", "The same noise without BatchNorm prevents training.", "[S] §2.1", "ics", "fig-ics-noisy-training"),
+    Claim("S4", "BatchNorm does not reduce internal covariate shift (Def. 2.1); in the DLN, G and G' are nearly uncorrelated with BatchNorm.", "[S] Fig. 3", "ics", "fig-ics-shift"),
+    Claim("S5", "With BatchNorm the loss varies less along the gradient.", "[S] Fig. 4a, 9a", "landscape", "fig-landscape-vgg"),
+    Claim("S6", "With BatchNorm gradients are more predictive (up to about two orders of magnitude early on).", "[S] Fig. 4b, 9b, 10", "landscape", "fig-landscape-vgg"),
+    Claim("S7", "With BatchNorm the effective β-smoothness is lower.", "[S] Fig. 4c, 9c", "landscape", "fig-landscape-vgg"),
+    Claim("S8", "l_p normalisations match BatchNorm in performance and smoothness; l_1 beats BatchNorm on the DLN.", "[S] Fig. 11–13", "landscape", "fig-landscape-lp-training"),
+    Claim("S9", "l_p normalisations shift activation distributions more than no normalisation.", "[S] Fig. 14", "landscape", "fig-landscape-lp-activations"),
+    Claim("S10", "Theorems 4.1 and 4.2 hold on live networks.", "[S] §4", "landscape", "fig-landscape-theorems"),
+    Claim("C1", "GD on least squares converges if and only if ε < 2/λ_max.", "[C] §2.1", "ols", "fig-ols-loss"),
+    Claim("C2", "BNGD converges for every ε > 0 when ε_a ∈ (0, 1].", "[C] Thm 3.3", "ols", "fig-ols-loss"),
+    Claim("C3", "Scaling law: {a₀, r w₀, ε_a, r² ε} is the same run up to w ↦ r w; likewise the rotation and rescaling of H.", "[C] Prop. 3.2", "scaling", "fig-scaling-ols"),
+    Claim("C4", "κ* ≤ κ and the eigenvalues of H* interlace with those of H.", "[C] Lemma A.1", "ols", "fig-ols-interlacing"),
+    Claim("C5", "BNGD can beat optimally tuned GD (acceleration).", "[C] Prop. 3.4, Fig. 1", "ols", "fig-ols-grid"),
+    Claim("C6", "The effective step grows like ε for small ε and like 1/ε for large ε, with an insensitive band in between.", "[C] Prop. 3.5", "ols", "fig-ols-effective-step"),
+    Claim("C7", "A smaller a₀ widens the near-optimal region; a small ε_a weakens BatchNorm.", "[C] §4.1", "ols", "fig-ols-grid"),
+    Claim("C8", "A larger dimension widens the near-optimal ε interval; the condition number matters little.", "[C] App. B, slides", "ols", "fig-ols-dimension"),
+    Claim("C9", "The scaling law holds in deep nets up to the ε-term in the BatchNorm denominator.", "[C] Fig. 2", "scaling", "fig-scaling-deep"),
+    Claim("C10", "BNGD with a separate learning rate is stable over a far wider range than GD or shared-lr BNGD.", "[C] Fig. 3", "sweeps", "fig-sweeps-loss"),
+    Claim("C11", "BatchNorm speeds up deep nets more than the one-layer net.", "[C] §4.2", "sweeps", "fig-sweeps-loss"),
+)
+
+
+def claim(claim_id: str) -> Claim:
+    """The claim with this id."""
+    for c in CLAIMS:
+        if c.claim_id == claim_id:
+            return c
+    raise KeyError(f"unknown claim {claim_id!r}; ids are {', '.join(c.claim_id for c in CLAIMS)}")
+
+
+# Module of each section: `run_all(profile)` loads or runs its experiments and
+# `verdicts(results, profile) -> list[Verdict]` judges its claims from them.
+SECTION_MODULES: dict[str, str] = {
+    "ols": "bnopt.ols", "scaling": "bnopt.scaling_deep", "sweeps": "bnopt.sweeps",
+    "ics": "bnopt.ics", "landscape": "bnopt.landscape",
+}
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    """One claim with its verdict, or the reason it has none yet."""
+
+    claim: Claim
+    verdict: Verdict | None
+    missing: str = ""  # why there is no verdict (section not executed at this profile yet)
+
+
+def section_verdicts(section: str, profile: str) -> tuple[dict[str, Verdict], str]:
+    """Verdicts of a section from its stored results (never running anything), or why there are none."""
+    import importlib
+
+    from . import results
+
+    try:
+        module = importlib.import_module(SECTION_MODULES[section])
+        with results.load_only():
+            found = module.verdicts(module.run_all(profile), profile)
+    except results.ResultMissing:
+        return {}, f"the {section} page has not produced results at profile `{profile}` yet"
+    except ImportError as err:
+        return {}, f"the {section} section is not available ({err})"
+    return {v.claim_id: v for v in found}, ""
+
+
+def ledger(profile: str) -> list[LedgerRow]:
+    """Every claim of both papers with the verdict computed from this build's stored results."""
+    rows = []
+    cache: dict[str, tuple[dict[str, Verdict], str]] = {}
+    for c in CLAIMS:
+        if c.section not in cache:
+            cache[c.section] = section_verdicts(c.section, profile)
+        found, why = cache[c.section]
+        verdict = found.get(c.claim_id)
+        rows.append(LedgerRow(c, verdict, "" if verdict else (why or "no verdict function for this claim")))
+    return rows
+
+
+def summary(rows: list[LedgerRow], profile: str) -> str:
+    """One line: how many claims reproduced, not reproduced, not testable, or without results."""
+    counts = {v: sum(1 for r in rows if r.verdict and r.verdict.verdict == v) for v in VERDICTS}
+    pending = sum(1 for r in rows if r.verdict is None)
+    line = (f"{counts[REPRODUCED]} of {len(rows)} claims reproduced at the `{profile}` profile; "
+            f"{counts[NOT_REPRODUCED]} not reproduced, {counts[NOT_TESTABLE]} not testable at this scale")
+    return line + (f", {pending} without results yet." if pending else ".")
+
+
+def ledger_table(rows: list[LedgerRow]) -> list[dict[str, str]]:
+    """Rows for the ledger page: claim, verdict, deciding numbers, data, profile, evidence link."""
+    table = []
+    for r in rows:
+        v = r.verdict
+        table.append({
+            "claim": f"**{r.claim.claim_id}** {r.claim.statement} ({r.claim.where})",
+            "verdict": v.verdict if v else "no result yet",
+            "numbers": (v.as_row()["numbers"] + (f"; {v.detail}" if v.detail else "")) if v else r.missing,
+            "data": v.dataset if v else "",
+            "profile": v.profile if v else "",
+            "evidence": f"{{numref}}`{r.claim.figure}`" if v else "",
+        })
+    return table

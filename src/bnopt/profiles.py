@@ -80,3 +80,274 @@ _register("intro",
           {p: IntroSettings() for p in PROFILES},
           {p: "nothing: the intro's toy problem is the same at every profile." for p in PROFILES})
 # --- end: intro ---
+
+@dataclass(frozen=True)
+class ClaimsSettings:
+    """The ledger computes nothing: it judges the results the section pages stored at this profile."""
+
+    load_only: bool = True
+
+
+_register("claims", {p: ClaimsSettings() for p in PROFILES},
+          {p: "nothing itself: it judges the results the other pages computed at this profile."
+           for p in PROFILES})
+
+
+# --- section: landscape ---
+@dataclass(frozen=True)
+class LandscapeSettings:
+    """[S] §3–4 landscape probes on the VGG net (CIFAR-10) and the 25-layer DLN, with BN and l_p norms.
+
+    Step sizes of a probe run over [eta[0], eta[1]] × lr in `n_etas` log-spaced points.
+    """
+
+    # VGG on CIFAR-10 ([S] App. A.1): plain SGD, batch 128, lr 0.1, 15,000 steps, no augmentation
+    vgg_width: int = 64  # channels of the first conv (VGG-13 widths w..8w; models.py)
+    vgg_lr: float = 0.1
+    vgg_steps: int = 15_000
+    vgg_batch_size: int = 128
+    vgg_train_size: int | None = None  # training images (None = all 50,000)
+    vgg_test_size: int | None = None  # test images for accuracy (None = all 10,000)
+    vgg_eval_every: int = 500  # test accuracy every this many steps (not stated in [S])
+    vgg_eta: tuple[float, float] = (0.5, 4.0)  # × lr ([S] App. A.2.2; Fig. 4 caps at 0.4 = 4 × 0.1)
+    vgg_probe_every: int = 10  # [S] probes every step; every 10th gives the same curves at 1/10 the cost
+    vgg_probe_every_early: int = 10  # probe interval in the first 10% of the run
+    vgg_random_directions: bool = True  # also probe along random directions ([S] §3.2), standard/BN only
+    vgg_sharpness_every: int = 250  # top Hessian eigenvalue (the book's extra; not in [S])
+    vgg_theorem_every: int = 500  # Thm 4.1/4.2 checks (not in [S], which proves them)
+    vgg_theorem_layer: int = 5  # the BN after conv layer #5
+    vgg_act_every: int = 100  # activation quantiles for Fig. 14
+    act_layers: tuple[int, ...] = (3, 11)  # [S] Fig. 14 names no layers: Fig. 1's #3 and #11
+    act_samples: int = 2000  # raw activation values kept per record, for the histograms
+    lp_vgg: bool = True  # also train the VGG with l1, l2, l∞ normalisation (Fig. 11, 14)
+    # 25-layer deep linear network ([S] App. A.1): 1,000 samples, full-batch GD, lr 1e-6, 10,000 steps
+    dln_lr: float = 1e-6
+    dln_steps: int = 10_000
+    dln_samples: int = 1000
+    dln_eta: tuple[float, float] = (0.01, 30.0)  # × lr ([S] App. A.2.2)
+    dln_probe_every: int = 10
+    dln_probe_every_early: int = 10
+    dln_random_directions: bool = True
+    dln_sharpness_every: int = 250
+    dln_theorem_every: int = 500
+    dln_theorem_layer: int = 12  # the BN after the middle layer
+    # shared
+    n_etas: int = 8  # step sizes per probe ([S] gives only the range)
+    lanczos_iters: int = 20  # Lanczos steps per top-eigenvalue estimate
+    theorem_units: int = 4  # units per Thm 4.2 check (Thm 4.1 checks every unit)
+    seed: int = 0
+
+
+_register("landscape",
+          {"paper": LandscapeSettings(),
+           "workstation": LandscapeSettings(
+               vgg_width=16, vgg_steps=3000, vgg_train_size=20_000, vgg_test_size=2000, vgg_eval_every=250,
+               vgg_probe_every=25, vgg_sharpness_every=250, vgg_theorem_every=500, vgg_act_every=100,
+               dln_probe_every=50),
+           "ci": LandscapeSettings(
+               vgg_width=4, vgg_steps=200, vgg_train_size=2560, vgg_test_size=500, vgg_eval_every=50,
+               vgg_probe_every=20, vgg_probe_every_early=5, vgg_random_directions=False,
+               vgg_sharpness_every=50, vgg_theorem_every=100, vgg_act_every=20,
+               dln_steps=1500, dln_probe_every=50, dln_probe_every_early=20, dln_sharpness_every=300,
+               dln_theorem_every=750, n_etas=6, lanczos_iters=10)},
+          {"paper": "nothing but the probe interval (every 10th VGG / DLN step instead of every step).",
+           "workstation": "the VGG to width 16 on 20,000 images for 3,000 steps and probes less often; "
+                          "the DLN is at paper scale.",
+           "ci": "the VGG to width 4 on 2,560 images for 200 steps (no random-direction probes), the "
+                 "DLN to 1,500 steps, probes to 6 step sizes, fewer of them, and Lanczos to 10 steps."})
+# --- end: landscape ---
+
+
+# --- section: ols ---
+@dataclass(frozen=True)
+class OLSSettings:
+    """[C] §2–3, App. A–B: GD, BNGD and MBNGD on least squares. Defaults are the paper's values;
+    where [C] leaves a value open the comment says "book's choice"."""
+
+    fig1_kappas: tuple[float, ...] = (10.0, 100.0, 1000.0)  # book's choice: [C] does not give its κ
+    fig1_dim: int = 100  # H = diag(logspace(0, log10 κ, 100))
+    fig1_steps: int = 2000
+    fig1_eps_a_scale: float = 1.99  # ε_a = 1.99 · logspace(-10, 0, 41)
+    fig1_eps_a: tuple[float, float, int] = (-10.0, 0.0, 41)
+    fig1_eps: tuple[float, float, int] = (-5.0, 16.0, 43)  # ε = logspace(-5, 16, 43)
+    fig1_a0: tuple[float, ...] = (10.0, 1.0, 1e-2, 1e-4, 1e-8)
+    loss_floor: float = 1e-20  # book's choice: losses are compared before optimal GD falls below this
+    # (relative to its start), as float64 round-off stops both methods near 1e-32
+    curves_kappa: float = 100.0  # book's choice: κ of the loss-curve, ε̂ and GD-threshold figures
+    curves_eps_a: tuple[float, ...] = (0.5, 1.0, 1.5, 1.99, 2.1)  # ε_a ≤ 1 (Thm 3.3) and beyond
+    eff_eps: tuple[float, float, int] = (-5.0, 16.0, 85)  # ε grid of the ε̂ figure (quarter decades)
+    eff_a0: tuple[float, ...] = (1.0, 1e-2, 1e-4)
+    gd_factors: tuple[float, ...] = (0.5, 0.9, 0.99, 0.999, 1.001, 1.01, 1.1, 1.5, 2.5)  # ε / (2/λ_max)
+    spectra_draws: int = 1000  # random u per κ for κ* (and random H for interlacing)
+    appb_steps: int = 5000  # [C] Fig. 5; book's choice for Fig. 6–8 (not stated)
+    appb_eps: tuple[float, float, int] = (-5.0, 16.0, 43)  # book's choice: App. B gives no ε grid
+    fig5_dim: int = 5  # H = diag(logspace(0, log10 2000, 5))
+    fig5_cond: float = 2000.0
+    fig5_tests: int = 300
+    fig6_dim: int = 100  # H = diag(linspace(1, 2000, 100))
+    fig6_cond: float = 2000.0
+    fig6_tests: int = 500
+    fig7_dims: tuple[int, ...] = (5, 10, 20, 50, 100)  # book's choice: H = diag(linspace(1, 2000, d))
+    fig8_conds: tuple[float, ...] = (10.0, 100.0, 1000.0, 2000.0, 10000.0)  # book's choice, d = 100
+    fig78_tests: int = 500  # book's choice: as Fig. 6
+    seed: int = 0
+
+
+_register("ols",
+          {"ci": OLSSettings(fig6_tests=100, fig78_tests=50),
+           "workstation": OLSSettings(fig78_tests=200),
+           "paper": OLSSettings()},
+          {"ci": "App. B averages over fewer random tests (Fig. 6: 100 instead of 500; Fig. 7–8: 50); "
+                 "everything else, [C] Fig. 1 included, runs at the paper's full scale.",
+           "workstation": "App. B Fig. 7–8 average over 200 random tests instead of 500; everything else "
+                          "runs at the paper's full scale.",
+           "paper": "nothing: this is the paper's scale (κ values, App. B's ε grid and test counts "
+                    "for Fig. 7–8 are the book's choices where [C] gives none)."})
+# --- end: ols ---
+
+
+# --- section: scaling ---
+@dataclass(frozen=True)
+class ScalingSettings:
+    """[C] Prop. 3.2 / Lemma A.8–A.9 and Fig. 2: the scaling law on OLS (exact) and in network (2).
+
+    Fig. 2 gives neither its η values nor its learning rates: "book's choice" marks those.
+    """
+
+    # Least squares, Prop. 3.2 exactly ([C] gives no setting for this check: all book's choices)
+    ols_dim: int = 10  # d of the random dense H
+    ols_kappa: float = 100.0  # its condition number
+    ols_steps: int = 1000  # BNGD iterations compared
+    ols_rs: tuple[float, ...] = (1e-3, 0.5, 3.0, 1e4, -2.0)  # Prop. 3.2(2): w₀ → r w₀, ε → r² ε
+    ols_mus: tuple[float, ...] = (0.01, 1.0, 50.0)  # Prop. 3.2(1): H → μ Q H Qᵀ ...
+    ols_gammas: tuple[float, ...] = (0.1, 1.0, 20.0)  # ... a₀ → γ a₀, w₀ → γ Q w₀
+    ols_rotations: int = 3  # random orthogonal Q per (μ, γ)
+    # Network (2) on MNIST, [C] Fig. 2
+    model_id: str = "conv2"  # [C] network (2), Conv-MaxPool-Conv-MaxPool-FC-FC, BN on all layers
+    width: int | None = None  # None = models' paper size (w = 32)
+    n_train: int | None = None  # MNIST training images in the epoch (None = all 60,000)
+    batch_size: int = 100
+    epochs: int = 1  # loss "at epoch = 1"
+    etas: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)  # book's choice
+    lr_grid: tuple[float, float, int] = (-3.0, 3.0, 40)  # ℓ = lr/η² = logspace(-3, 3, 40); book's
+    # choice (the grid of the authors' Fig. 3 script)
+    lr_norm: float = 0.1  # lr_a of γ, β, fixed as ε_a in Prop. 3.2; book's choice
+    bn_eps: float = 1e-3  # the paper's constant in √(σ² + eps); the exact law is checked at 0 too
+    seed: int = 0
+    threads: int | None = None  # None = runtime's recommendation (all cores for convolutions)
+    device: str = "auto"  # the GPU if there is one
+    check_width: int | None = None  # float64 check of (r·w, r²·lr): network width
+    check_n_train: int = 1000
+    check_steps: int = 10
+    check_rs: tuple[float, ...] = (0.01, 0.1, 10.0, 100.0)
+    check_lrs: tuple[float, ...] = (0.1, 1.0, 10.0)
+
+
+_register("scaling",
+          {"ci": ScalingSettings(width=8, n_train=2000, etas=(0.01, 0.1, 1.0, 10.0), lr_grid=(-2.0, 3.0, 6),
+                                 threads=1, device="cpu", check_width=4, check_n_train=500, check_steps=5,
+                                 check_lrs=(0.1, 1.0)),
+           "workstation": ScalingSettings(width=16, n_train=10_000, lr_grid=(-3.0, 3.0, 13), device="cpu",
+                                          check_width=8),
+           "paper": ScalingSettings()},
+          {"ci": "network (2) to width 8, one epoch on 2,000 MNIST images, 4 values of η and 6 learning "
+                 "rates, one thread (a second core gains little on so small a net); the float64 check on a "
+                 "width-4 net for 5 steps.",
+           "workstation": "network (2) to width 16, one epoch on 10,000 MNIST images, 13 learning rates.",
+           "paper": "nothing: the paper's network (2) and full MNIST epoch; η values, learning rates and "
+                    "lr_a are the book's choices, since [C] does not give them."})
+# --- end: scaling ---
+
+
+# --- section: ics ---
+@dataclass(frozen=True)
+class ICSSettings:
+    """[S] §2 and App. A: VGG on CIFAR-10 (Fig. 1, 2, 3a, 7) and the 25-layer DLN (Fig. 3b, 8).
+
+    Defaults are [S]'s values; where [S] is silent (how often to measure, which DLN layers Fig. 8
+    shows, how many units to follow) the value is the book's choice, marked "book".
+    """
+
+    vgg_width: int = 64  # VGG base width w (models "vgg": convs w..8w; 64 = VGG-13 sizes)
+    vgg_steps: int = 15_000  # SGD steps ([S] App. A.1)
+    batch_size: int = 128  # minibatch ([S] App. A.1)
+    train_size: int | None = None  # CIFAR-10 training images used (None = all 50,000)
+    test_size: int | None = None  # CIFAR-10 test images used (None = all 10,000)
+    vgg_lrs: tuple[float, ...] = (0.1, 0.5)  # Fig. 1 learning rates; noisy BN (Fig. 2) uses the first
+    vgg_ics_lrs: tuple[float, ...] = (0.1, 0.01)  # Fig. 3a learning rates
+    vgg_ics_layers: tuple[int, ...] = (5, 10)  # Fig. 3a layers (#k = k-th weight layer from the input)
+    vgg_fig1_layers: tuple[int, ...] = (3, 11)  # Fig. 1c activation layers
+    vgg_fig2_layers: tuple[int, ...] = (2, 9, 13)  # Fig. 2 / Fig. 7 activation layers
+    dln_steps: int = 10_000  # full-batch GD steps ([S] App. A.1)
+    dln_samples: int = 1_000  # DLN data set size = batch size ([S] App. A.1)
+    dln_depth: int = 25  # number of 10x10 layers ([S] App. A.1)
+    dln_lrs: tuple[float, ...] = (1e-6, 1e-7)  # Fig. 3b learning rates
+    dln_ics_layers: tuple[int, ...] = (9, 17)  # Fig. 3b layers
+    dln_fig8_layers: tuple[int, ...] = (5, 13, 21)  # book: Fig. 8 does not name its layers
+    ics_every: int = 50  # book: measure Definition 2.1 every this many steps (~1 backward per layer)
+    record_every: int = 50  # book: activation quantiles every this many steps (moments every step)
+    eval_every: int = 500  # book: test accuracy every this many steps
+    units: int = 8  # book: random units followed per layer (quantiles drawn for the first)
+    seed: int = 0  # initial weights, minibatch order, data subset, sampled units
+
+
+_register("ics",
+          {"paper": ICSSettings(),
+           "workstation": ICSSettings(vgg_width=16, vgg_steps=2_000, train_size=None, test_size=None,
+                                      ics_every=20, record_every=20, eval_every=200),
+           "ci": ICSSettings(vgg_width=8, vgg_steps=200, train_size=10_000, test_size=1_000,
+                             dln_steps=1_500, ics_every=10, record_every=10, eval_every=50)},
+          {"paper": "nothing: VGG (width 64) for 15,000 SGD steps on all of CIFAR-10 and the "
+                    "25-layer DLN for 10,000 GD steps, as in [S] App. A.",
+           "workstation": "VGG is 4x narrower (width 16) and trains 2,000 instead of 15,000 steps "
+                          "on all of CIFAR-10; the DLN is the paper's.",
+           "ci": "VGG is 8x narrower (width 8) and trains 200 instead of 15,000 steps on 10,000 "
+                 "CIFAR-10 training images (tested on 1,000); the DLN trains 1,500 instead of "
+                 "10,000 steps. Claims about final accuracy are judged after 200 steps, early in "
+                 "training, where the paper's runs go on for 15,000."})
+# --- end: ics ---
+
+
+# --- section: sweeps ---
+@dataclass(frozen=True)
+class SweepsSettings:
+    """[C] §4.2, Fig. 3: loss at the end of epoch 1 against lr for GD, BNGD and BNGD with lr_a."""
+
+    datasets: tuple[str, ...] = ("mnist", "fashion-mnist", "cifar10")  # panels (nets: sweeps.PANELS)
+    lr_log10_range: tuple[float, float] = (-3.0, 3.0)  # lr = logspace(-3, 3, n_lrs) ([C]'s script)
+    n_lrs: int = 40
+    lr_as: tuple[float, ...] = (1.0, 0.1, 0.01, 0.001)  # lr of γ, β for separate-lr BNGD
+    seeds: int = 5  # runs per lr ("averaged over 5 independent runs")
+    epochs: int = 1  # the loss is read at the end of epoch 1
+    batch_size: int = 100
+    train_samples: tuple[tuple[str, int | None], ...] = (  # the "epoch" (None: whole training set)
+        ("mnist", None), ("fashion-mnist", None), ("cifar10", None))
+    eval_samples: int | None = None  # end-of-epoch loss on this many of those images (None: all)
+    eval_batch_size: int = 1000  # BN statistics of the end-of-epoch evaluation (as train.evaluate)
+    widths: tuple[tuple[str, int | None], ...] = (  # models.build widths (None: models' paper size)
+        ("mnist_linear", None), ("conv2", None), ("cifar_conv2fc3", None))
+    bn_eps: float = 1e-3  # [C]: sqrt(sigma^2 + 1e-3)
+    diverge_factor: float = 1e6  # diverged: loss NaN/inf or > 1e6 × its first value
+    lrs_per_job: int | None = None  # lrs per vectorised job (None: a whole curve per job)
+    device: str = "auto"  # GPU when present
+
+
+_register("sweeps", {
+    "paper": SweepsSettings(),
+    "workstation": SweepsSettings(
+        n_lrs=25, seeds=3, eval_samples=5000, device="cpu",
+        train_samples=(("mnist", None), ("fashion-mnist", 10_000), ("cifar10", 10_000)),
+        widths=(("mnist_linear", None), ("conv2", 8), ("cifar_conv2fc3", 16))),
+    "ci": SweepsSettings(
+        n_lrs=13, lr_as=(1.0, 0.01), seeds=2, eval_samples=1000, device="cpu",
+        train_samples=(("mnist", 5_000), ("fashion-mnist", 2_000), ("cifar10", 2_000)),
+        widths=(("mnist_linear", None), ("conv2", 2), ("cifar_conv2fc3", 2))),
+}, {
+    "paper": "nothing: [C]'s nets and grid (40 lrs, 4 lr_a, 5 seeds, a full epoch), meant for a GPU.",
+    "workstation": "25 lrs and 3 seeds; the convnets are 4x narrower and their epoch is 10,000 "
+                   "images; the end-of-epoch loss is measured on 5,000 training images.",
+    "ci": "13 lrs (half-decade steps), lr_a of 1 and 0.01 only, 2 seeds; the epoch is 5,000 MNIST / "
+          "2,000 CIFAR-10 images (50 / 20 steps), the convnets have width 2 (16-32x narrower), "
+          "and the end-of-epoch loss is measured on 1,000 training images.",
+})
+# --- end: sweeps ---

@@ -20,10 +20,11 @@ import sys
 import tempfile
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
@@ -33,7 +34,11 @@ from .profiles import check_profile
 Outputs = Mapping[str, Any]
 _ARRAYS = "arrays.npz"
 _META = "meta.json"
-_META_KEYS_FROM_OUTPUT = ("dataset", "provenance")
+_LOAD_ONLY = False
+
+
+class ResultMissing(LookupError):
+    """Raised under `load_only()` when a result has not been computed by this code yet."""
 
 
 @dataclass(frozen=True)
@@ -192,6 +197,17 @@ def save(name: str, config: Any, outputs: Outputs, *, profile: str, wall_time_s:
     return Result(arrays, meta, final)
 
 
+@contextmanager
+def load_only() -> Iterator[None]:
+    """Within this block `load_or_run` never runs an experiment: a missing result raises ResultMissing."""
+    global _LOAD_ONLY
+    previous, _LOAD_ONLY = _LOAD_ONLY, True
+    try:
+        yield
+    finally:
+        _LOAD_ONLY = previous
+
+
 def load_or_run(name: str, fn: Callable[[Any], Outputs], config: Any, *, profile: str,
                 root: Path | None = None, force: bool = False) -> Result:
     """The stored result of `fn(config)` if this code already made it, else run, store and return it."""
@@ -200,6 +216,9 @@ def load_or_run(name: str, fn: Callable[[Any], Outputs], config: Any, *, profile
         cached = load(name, config, root)
         if cached is not None:
             return cached
+    if _LOAD_ONLY:
+        raise ResultMissing(f"no stored result '{name}' for this config and code version; "
+                            "execute its section's notebook first")
     start = time.perf_counter()
     outputs = fn(config)
     return save(name, config, outputs, profile=profile, wall_time_s=time.perf_counter() - start, root=root)

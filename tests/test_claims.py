@@ -1,0 +1,81 @@
+"""Claims ledger: verdict records, the registry, and judging from stored results only."""
+
+from __future__ import annotations
+
+import sys
+import types
+from dataclasses import dataclass
+
+import pytest
+
+from bnopt import claims, results
+
+
+def test_verdict_rejects_unknown_words() -> None:
+    with pytest.raises(ValueError, match="not one of"):
+        claims.Verdict("S1", "probably")
+
+
+def test_registry_covers_every_claim_of_the_spec_once() -> None:
+    ids = [c.claim_id for c in claims.CLAIMS]
+    assert ids == [f"S{i}" for i in range(1, 11)] + [f"C{i}" for i in range(1, 12)]
+    assert {c.section for c in claims.CLAIMS} <= set(claims.SECTION_MODULES)
+    with pytest.raises(KeyError, match="unknown claim"):
+        claims.claim("S99")
+
+
+@dataclass(frozen=True)
+class FakeCfg:
+    n: int = 1
+
+
+def _fake_section(monkeypatch: pytest.MonkeyPatch, runs: list[int]) -> None:
+    """Register a fake 'ols' section whose results are computed by a counted experiment."""
+    module = types.ModuleType("fake_ols")
+
+    def experiment(cfg: FakeCfg) -> dict[str, float]:
+        runs.append(1)
+        return {"gap": 0.5, "dataset": "synthetic"}
+
+    def run_all(profile: str) -> dict[str, results.Result]:
+        return {"e": results.load_or_run("fake-ols", experiment, FakeCfg(), profile=profile)}
+
+    def verdicts(res: dict[str, results.Result], profile: str) -> list[claims.Verdict]:
+        gap = res["e"].scalar("gap")
+        word = claims.REPRODUCED if gap < 1 else claims.NOT_REPRODUCED
+        return [claims.Verdict("C1", word, {"gap": gap}, dataset=res["e"].dataset, profile=profile)]
+
+    module.run_all, module.verdicts = run_all, verdicts  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "fake_ols", module)
+    empty = types.ModuleType("fake_empty")
+
+    def nothing_stored(profile: str) -> dict[str, results.Result]:
+        raise results.ResultMissing("nothing stored")
+
+    empty.run_all, empty.verdicts = nothing_stored, verdicts  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "fake_empty", empty)
+    for section in claims.SECTION_MODULES:
+        monkeypatch.setitem(claims.SECTION_MODULES, section, "fake_empty")
+    monkeypatch.setitem(claims.SECTION_MODULES, "ols", "fake_ols")
+
+
+def test_ledger_never_runs_experiments(monkeypatch: pytest.MonkeyPatch) -> None:
+    runs: list[int] = []
+    _fake_section(monkeypatch, runs)
+    rows = {r.claim.claim_id: r for r in claims.ledger("ci")}
+    assert runs == [] and rows["C1"].verdict is None and "has not produced results" in rows["C1"].missing
+
+
+def test_ledger_judges_stored_results(monkeypatch: pytest.MonkeyPatch) -> None:
+    runs: list[int] = []
+    _fake_section(monkeypatch, runs)
+    sys.modules["fake_ols"].run_all("ci")  # the section page stores its results
+    rows = claims.ledger("ci")
+    c1 = next(r for r in rows if r.claim.claim_id == "C1")
+    assert c1.verdict is not None and c1.verdict.verdict == claims.REPRODUCED
+    assert c1.verdict.numbers == {"gap": 0.5} and c1.verdict.dataset == "synthetic"
+    assert runs == [1]
+    line = claims.summary(rows, "ci")
+    assert line.startswith("1 of 21 claims reproduced at the `ci` profile")
+    table = claims.ledger_table(rows)
+    assert table[10]["evidence"] == "{numref}`fig-ols-loss`"
