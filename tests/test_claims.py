@@ -16,6 +16,19 @@ def test_verdict_rejects_unknown_words() -> None:
         claims.Verdict("S1", "probably")
 
 
+def test_every_evidence_figure_exists_on_its_page() -> None:
+    """The ledger links each claim to named figures: each name must be a figure of its section's page."""
+    from pathlib import Path
+
+    book = Path(__file__).resolve().parents[1] / "book"
+    pages = {"ols": "ols_theory", "scaling": "scaling_law", "sweeps": "lr_sweeps", "ics": "ics",
+             "landscape": "landscape"}
+    for c in claims.CLAIMS:
+        source = (book / f"{pages[c.section]}.py").read_text()
+        for name in c.figures:
+            assert f'"name": "{name}"' in source, (c.claim_id, name)
+
+
 def test_registry_covers_every_claim_of_the_spec_once() -> None:
     ids = [c.claim_id for c in claims.CLAIMS]
     assert ids == [f"S{i}" for i in range(1, 11)] + [f"C{i}" for i in range(1, 12)]

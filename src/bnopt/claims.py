@@ -40,29 +40,34 @@ class Claim:
     statement: str
     where: str
     section: str  # book page (and bnopt module family) whose results decide it
-    figure: str  # name of the figure on that page that shows the evidence
+    figure: str | tuple[str, ...]  # name(s) of the figure(s) on that page that show the evidence
+
+    @property
+    def figures(self) -> tuple[str, ...]:
+        """The evidence figures' names as a tuple."""
+        return (self.figure,) if isinstance(self.figure, str) else self.figure
 
 
 CLAIMS: tuple[Claim, ...] = (
     Claim("S1", "BatchNorm trains the VGG net faster and to higher accuracy.", "[S] Fig. 1", "ics", "fig-ics-vgg-accuracy"),
-    Claim("S2", "Noisy BatchNorm trains about as well as BatchNorm despite unstable activation distributions.", "[S] Fig. 2, 7", "ics", "fig-ics-noisy-training"),
+    Claim("S2", "Noisy BatchNorm trains about as well as BatchNorm despite unstable activation distributions.", "[S] Fig. 2, 7", "ics", ("fig-ics-noisy-training", "fig-ics-noisy-distributions", "fig-ics-moment-changes")),
     Claim("S3", "The same noise without BatchNorm prevents training.", "[S] §2.1", "ics", "fig-ics-noisy-training"),
-    Claim("S4", "BatchNorm does not reduce internal covariate shift (Def. 2.1); in the DLN, G and G' are nearly uncorrelated with BatchNorm.", "[S] Fig. 3", "ics", "fig-ics-shift"),
-    Claim("S5", "With BatchNorm the loss varies less along the gradient.", "[S] Fig. 4a, 9a", "landscape", "fig-landscape-vgg"),
-    Claim("S6", "With BatchNorm gradients are more predictive (up to about two orders of magnitude early on).", "[S] Fig. 4b, 9b, 10", "landscape", "fig-landscape-vgg"),
-    Claim("S7", "With BatchNorm the effective β-smoothness is lower.", "[S] Fig. 4c, 9c", "landscape", "fig-landscape-vgg"),
-    Claim("S8", "l_p normalisations match BatchNorm in performance and smoothness; l_1 beats BatchNorm on the DLN.", "[S] Fig. 11–13", "landscape", "fig-landscape-lp-training"),
+    Claim("S4", "BatchNorm does not reduce internal covariate shift (Def. 2.1); in the DLN, G and G' are nearly uncorrelated with BatchNorm.", "[S] Fig. 3", "ics", ("fig-ics-shift", "fig-ics-shift-dln")),
+    Claim("S5", "With BatchNorm the loss varies less along the gradient.", "[S] Fig. 4a, 9a", "landscape", ("fig-landscape-vgg", "fig-landscape-dln")),
+    Claim("S6", "With BatchNorm gradients are more predictive (up to about two orders of magnitude early on).", "[S] Fig. 4b, 9b, 10", "landscape", ("fig-landscape-vgg", "fig-landscape-dln", "fig-landscape-predictiveness-eta")),
+    Claim("S7", "With BatchNorm the effective β-smoothness is lower.", "[S] Fig. 4c, 9c", "landscape", ("fig-landscape-vgg", "fig-landscape-dln")),
+    Claim("S8", "l_p normalisations match BatchNorm in performance and smoothness; l_1 beats BatchNorm on the DLN.", "[S] Fig. 11–13", "landscape", ("fig-landscape-lp-training", "fig-landscape-lp-smoothness-vgg", "fig-landscape-lp-smoothness-dln")),
     Claim("S9", "l_p normalisations shift activation distributions more than no normalisation.", "[S] Fig. 14", "landscape", "fig-landscape-lp-activations"),
     Claim("S10", "Theorems 4.1 and 4.2 hold on live networks.", "[S] §4", "landscape", "fig-landscape-theorems"),
     Claim("C1", "GD on least squares converges if and only if ε < 2/λ_max.", "[C] §2.1", "ols", "fig-ols-loss"),
-    Claim("C2", "BNGD converges for every ε > 0 when ε_a ∈ (0, 1].", "[C] Thm 3.3", "ols", "fig-ols-loss"),
+    Claim("C2", "BNGD converges for every ε > 0 when ε_a ∈ (0, 1].", "[C] Thm 3.3", "ols", ("fig-ols-loss", "fig-ols-fig1")),
     Claim("C3", "Scaling law: {a₀, r w₀, ε_a, r² ε} is the same run up to w ↦ r w; likewise the rotation and rescaling of H.", "[C] Prop. 3.2", "scaling", "fig-scaling-ols"),
-    Claim("C4", "κ* ≤ κ and the eigenvalues of H* interlace with those of H.", "[C] Lemma A.1", "ols", "fig-ols-interlacing"),
-    Claim("C5", "BNGD can beat optimally tuned GD (acceleration).", "[C] Prop. 3.4, Fig. 1", "ols", "fig-ols-grid"),
+    Claim("C4", "κ* ≤ κ and the eigenvalues of H* interlace with those of H.", "[C] Lemma A.1", "ols", "fig-ols-spectra"),
+    Claim("C5", "BNGD can beat optimally tuned GD (acceleration).", "[C] Prop. 3.4, Fig. 1", "ols", "fig-ols-fig1"),
     Claim("C6", "The effective step grows like ε for small ε and like 1/ε for large ε, with an insensitive band in between.", "[C] Prop. 3.5", "ols", "fig-ols-effective-step"),
-    Claim("C7", "A smaller a₀ widens the near-optimal region; a small ε_a weakens BatchNorm.", "[C] §4.1", "ols", "fig-ols-grid"),
-    Claim("C8", "A larger dimension widens the near-optimal ε interval; the condition number matters little.", "[C] App. B, slides", "ols", "fig-ols-dimension"),
-    Claim("C9", "The scaling law holds in deep nets up to the ε-term in the BatchNorm denominator.", "[C] Fig. 2", "scaling", "fig-scaling-deep"),
+    Claim("C7", "A smaller a₀ widens the near-optimal region; a small ε_a weakens BatchNorm.", "[C] §4.1", "ols", "fig-ols-fig1"),
+    Claim("C8", "A larger dimension widens the near-optimal ε interval; the condition number matters little.", "[C] App. B, slides", "ols", ("fig-ols-appb-fig7", "fig-ols-appb-fig8")),
+    Claim("C9", "The scaling law holds in deep nets up to the ε-term in the BatchNorm denominator.", "[C] Fig. 2", "scaling", ("fig-scaling-deep-paper-eps", "fig-scaling-deep-zero-eps", "fig-scaling-deep-check")),
     Claim("C10", "BNGD with a separate learning rate is stable over a far wider range than GD or shared-lr BNGD.", "[C] Fig. 3", "sweeps", "fig-sweeps-loss"),
     Claim("C11", "BatchNorm speeds up deep nets more than the one-layer net.", "[C] §4.2", "sweeps", "fig-sweeps-loss"),
 )
@@ -143,6 +148,6 @@ def ledger_table(rows: list[LedgerRow]) -> list[dict[str, str]]:
             "numbers": (v.as_row()["numbers"] + (f"; {v.detail}" if v.detail else "")) if v else r.missing,
             "data": v.dataset if v else "",
             "profile": v.profile if v else "",
-            "evidence": f"{{numref}}`{r.claim.figure}`" if v else "",
+            "evidence": ", ".join(f"{{numref}}`{f}`" for f in r.claim.figures) if v else "",
         })
     return table
