@@ -83,9 +83,9 @@ def thread_table(quick: bool) -> None:
         rates = []
         for threads in (1, 2):
             torch.set_num_threads(threads)
-            model, data, bs, lr, steps = make()
+            model, batch, bs, lr, steps = make()
             mid = name.split()[0].rstrip(",")
-            rates.append(best_rate(lambda: ours(model, data, models.loss_fn(mid), lr, steps, bs), 1 if quick else 3))
+            rates.append(best_rate(lambda: ours(model, batch, models.loss_fn(mid), lr, steps, bs), 1 if quick else 3))
         print(f"{name:<28}{rates[0]:>12.0f}{rates[1]:>12.0f}")
 
 

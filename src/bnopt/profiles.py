@@ -245,13 +245,13 @@ class ScalingSettings:
 
 _register("scaling",
           {"ci": ScalingSettings(width=8, n_train=2000, etas=(0.01, 0.1, 1.0, 10.0), lr_grid=(-2.0, 3.0, 6),
-                                 threads=1, device="cpu", check_width=4, check_n_train=500, check_steps=5,
+                                 device="cpu", check_width=4, check_n_train=500, check_steps=5,
                                  check_lrs=(0.1, 1.0)),
            "workstation": ScalingSettings(width=16, n_train=10_000, lr_grid=(-3.0, 3.0, 13), device="cpu",
                                           check_width=8),
            "paper": ScalingSettings()},
           {"ci": "network (2) to width 8, one epoch on 2,000 MNIST images, 4 values of η and 6 learning "
-                 "rates, one thread (a second core gains little on so small a net); the float64 check on a "
+                 "rates; the float64 check on a "
                  "width-4 net for 5 steps.",
            "workstation": "network (2) to width 16, one epoch on 10,000 MNIST images, 13 learning rates.",
            "paper": "nothing: the paper's network (2) and full MNIST epoch; η values, learning rates and "

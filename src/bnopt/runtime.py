@@ -1,19 +1,24 @@
 """Runtime helpers: thread counts chosen by measurement, seeding, and device resolution.
 
-Thread counts. Tiny nets spend their time in per-op overhead, which extra threads only add to;
-convolutions split across cores, but only if the cores are free: OpenMP threads that wait on a
-busy core spin, and on an oversubscribed machine a 2-thread step is several times slower than a
-1-thread one. Measured on the 2-core CI machine while it was shared (load average about 9) with
-`benchmarks/bench_train.py`, steps/s of `train.train`:
+Thread counts. Tiny nets spend their time in per-op overhead, which extra threads barely help;
+convolutions split well across free cores. Measured on the 2-core CI machine with
+`benchmarks/bench_train.py --quick`, steps/s of `train.train`, idle machine:
 
     net                          1 thread   2 threads
-    DLN 25×10×10, full batch        196          4
-    conv2 (w = 8, BN), batch 100     11          2
-    VGG (w = 8, BN), batch 128        3          1
+    DLN 25×10×10, full batch        251        279
+    conv2 (w = 8, BN), batch 100     22         51
+    VGG (w = 8, BN), batch 128        6         11
 
-Hence `recommended_threads`: 1 for the linear nets; for convnets half the cores (1 on the 2-core
-CI machine, 8 on a 16-core workstation), leaving room for the others sharing the machine.
-$BNOPT_THREADS overrides it (e.g. BNOPT_THREADS=2 on an idle 2-core machine).
+and the same machine shared with other jobs (load average about 9), where OpenMP threads that wait
+on busy cores spin and collapse throughput:
+
+    DLN                             196          4
+    conv2                            11          2
+    VGG                               3          1
+
+Hence `recommended_threads`: 1 for the linear nets (little to gain, much to lose when shared); all
+available cores for convnets. On a shared machine set $BNOPT_THREADS (e.g. BNOPT_THREADS=1), which
+overrides the rule.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ def recommended_threads(model_id: str | None = None) -> int:
     """Threads for training `model_id` on CPU: $BNOPT_THREADS, else the measured rule (docstring)."""
     if os.environ.get(THREADS_ENV):
         return int(os.environ[THREADS_ENV])
-    return 1 if model_id in SMALL_MODELS else max(1, available_cores() // 2)
+    return 1 if model_id in SMALL_MODELS else available_cores()
 
 
 def configure_threads(threads: int | None = None, *, model_id: str | None = None) -> int:
