@@ -193,7 +193,7 @@ def test_runtime_helpers(monkeypatch):
     runtime.seed_everything(5)
     assert torch.equal(a[0], torch.rand(2)) and a[1] == np.random.rand()
     assert runtime.configure_threads(model_id="dln") == 1 == torch.get_num_threads()
-    assert runtime.recommended_threads("vgg") == max(1, runtime.available_cores() // 2)
+    assert runtime.recommended_threads("vgg") == runtime.available_cores()
     monkeypatch.setenv("BNOPT_THREADS", "3")
     assert runtime.recommended_threads("dln") == 3
     with pytest.raises(ValueError, match="threads=0"):
