@@ -152,6 +152,58 @@ def test_records_and_freezing_do_not_change_results(problem: ols.Problem) -> Non
             a, w = ols.bngd_step(a, w, problem.h, problem.g, 1.0, eps[i])
 
 
+# --- the numba path (diagonal H) against the torch path and the plain loop -------------------------
+def _close_rows(x: np.ndarray, y: np.ndarray, rel: float = 1e-12) -> None:
+    """x == y to `rel` of each row's largest finite |y| (records near round-off have no relative digits),
+    with NaN exactly where y has NaN."""
+    x, y = np.atleast_2d(x), np.atleast_2d(y)
+    np.testing.assert_array_equal(np.isnan(x), np.isnan(y))
+    finite = np.where(np.isnan(y), 0.0, np.abs(y))
+    scale = finite.max(axis=1, keepdims=True)
+    assert np.all(np.abs(np.nan_to_num(x - y)) <= rel * scale), np.nanmax(np.abs(x - y) / scale)
+
+
+@pytest.mark.parametrize("method", ols.METHODS)
+def test_numba_equals_torch_and_plain(method: str, problem: ols.Problem, rng: np.random.Generator) -> None:
+    n, d, steps = 30, problem.dim, 800
+    w0 = np.tile(ols.fig1_start(problem.h, problem.u), (n, 1))
+    w0[1:6] = ols.random_unit_vectors(5, d, rng)
+    w0[6] = 0.0  # MBNGD (a = 0/0) and BNGD (NaN loss recorded at step 0) diverge at step 0
+    thr = ols.gd_stability_threshold(problem.h)
+    eps = np.linspace(0.02, 0.98, n) * thr if method == "gd" else np.logspace(-3, 16, n)
+    if method == "gd":
+        eps[7] = 50 * thr  # diverges through σ²
+    eps_a = np.linspace(0.01, 1.0, n)
+    eps_a[8] = 2.5  # BNGD diverges through |a|
+    a0 = np.linspace(0.1, 2.0, n)
+    rec = [0, 1, 17, 33, 400, 799, 800]
+    kw = dict(a0=a0, eps_a=eps_a, record_at=rec, threads=2)
+    fast = ols.run(method, problem, w0, eps, steps, engine="numba", **kw)
+    ref = ols.run(method, problem, w0, eps, steps, engine="torch", chunk=7, **kw)
+    assert fast.diverged.any()
+    np.testing.assert_array_equal(fast.diverged_at, ref.diverged_at)
+    for field in ("loss", "effective_step", "residual_h2", "residual_norm", "w"):
+        _close_rows(getattr(fast, field), getattr(ref, field))
+    a_scale = np.sqrt(problem.u @ (problem.h * problem.u)) + a0  # a = wᵀg/σ cancels to ~1e-16 of this
+    np.testing.assert_array_equal(np.isnan(fast.a), np.isnan(ref.a))
+    assert np.all(np.nan_to_num(np.abs(fast.a - ref.a)) <= 1e-12 * a_scale)
+    ok = ~fast.diverged
+    a, w, loss = ols.run_plain(method, problem, a0[ok], w0[ok], eps_a[ok], eps[ok], steps)
+    _close_rows(fast.w[ok], w)
+    if method != "gd":
+        assert np.all(np.abs(fast.a[ok] - a) <= 1e-12 * a_scale[ok])
+    start = fast.loss[ok, 0]
+    assert np.all(np.abs(fast.loss[ok, -1] - loss) <= 1e-12 * np.maximum(start, loss))
+
+
+def test_numba_engine_needs_diagonal_h(rng: np.random.Generator) -> None:
+    p = ols.matrix_problem(ols.random_spd(4, 10.0, rng), ols.random_unit_vectors(1, 4, rng)[0])
+    with pytest.raises(ValueError, match="diagonal"):
+        ols.run("gd", p, np.ones((1, 4)), 0.1, 10, engine="numba")
+    with pytest.raises(ValueError, match="unknown engine"):
+        ols.run("gd", p, np.ones((1, 4)), 0.1, 10, engine="jax")
+
+
 # --- divergence -------------------------------------------------------------------------------------
 def test_overflow_is_divergence_at_its_step(problem: ols.Problem) -> None:
     w0 = np.zeros((2, 8))

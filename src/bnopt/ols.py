@@ -11,8 +11,9 @@ Derived quantities: effective step `ε̂_k = ε (a_k/σ_k)(w_kᵀg/σ_k²)` (eq.
 = ½(‖e‖²_H + (a − wᵀg/σ)²)` (eq. 16, 70), `H* = H − H u uᵀ H / (uᵀ H u)` (eq. 14) and its
 pseudo-condition number `κ*`.
 
-The iterations are vectorised over configurations (rows) in float64 with torch on the CPU, chunked
-to fit the cache and spread over threads; `run_plain` is the obvious per-configuration loop they
+The iterations run over many configurations (rows) at once in float64 on the CPU: for diagonal H a
+fused numba kernel, parallel over rows (one pass over d per step); for a dense H torch, chunked to fit
+the cache and spread over threads. `run_plain` is the obvious per-configuration loop they
 are tested (and benchmarked) against. A run diverges at the first step where `σ²`, `a` or a
 recorded value is not finite, `σ² > DIVERGENCE_BOUND` or `|a| > A_BOUND`: the step is recorded, the
 configuration stops updating and its later records are NaN.
@@ -25,8 +26,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+import numba
 import numpy as np
 import torch
+from numba import njit, prange
 
 from .claims import NOT_REPRODUCED, REPRODUCED, Verdict
 
@@ -37,6 +40,7 @@ A_BOUND = 1e50  # |a| above this counts as divergence: for ε_a < 2, |a_k| ≤ |
 # (Lemma A.10), at most ~1e12 on the grids here; ε_a > 2 makes a grow like |1 − ε_a|^k
 NOT_DIVERGED = -1  # value of `diverged_at` for a run that never diverged
 FREEZE_CHECK_EVERY = 16  # steps between checks for runs sitting on a floating-point fixed point
+ENGINES: tuple[str, ...] = ("auto", "numba", "torch")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -324,9 +328,16 @@ def _as_rows(x: float | np.ndarray, n: int) -> np.ndarray:
 
 def run(method: str, problem: Problem, w0: np.ndarray, eps: float | np.ndarray, steps: int, *,
         a0: float | np.ndarray = 1.0, eps_a: float | np.ndarray = 1.0,
-        record_at: Sequence[int] | np.ndarray | None = None, threads: int = 2, chunk: int = 512) -> Run:
-    """Run `method` ("gd", "bngd" or "mbngd") for n configurations (rows of w0) for `steps` steps."""
+        record_at: Sequence[int] | np.ndarray | None = None, threads: int = 2, chunk: int = 512,
+        engine: str = "auto") -> Run:
+    """Run `method` ("gd", "bngd" or "mbngd") for n configurations (rows of w0) for `steps` steps.
+
+    `engine`: "numba" (diagonal H only; `chunk` unused), "torch", or "auto" (numba for diagonal H)."""
     _check_method(method)
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    if engine == "numba" and not problem.diagonal:
+        raise ValueError("the numba engine needs a diagonal H; use engine='torch' for a dense H")
     w0 = np.atleast_2d(np.asarray(w0, dtype=np.float64))
     n, d = w0.shape
     if d != problem.dim:
@@ -337,6 +348,17 @@ def run(method: str, problem: Problem, w0: np.ndarray, eps: float | np.ndarray, 
     out = Run(method, record, *(np.full((n, record.size), np.nan) for _ in range(4)),
               np.full(n, np.nan), np.full((n, d), np.nan), np.full(n, NOT_DIVERGED, dtype=np.int64))
     cfg = {"a": _as_rows(a0, n), "eps": _as_rows(eps, n), "eps_a": _as_rows(eps_a, n), "w": w0}
+    if problem.diagonal and engine != "torch":
+        _run_numba(method, problem, cfg, steps, record, out, threads)
+    else:
+        _run_torch(method, problem, cfg, steps, record, out, threads, chunk)
+    return out
+
+
+def _run_torch(method: str, problem: Problem, cfg: dict[str, np.ndarray], steps: int, record: np.ndarray,
+               out: Run, threads: int, chunk: int) -> None:
+    """The torch path: chunks of rows iterated as tensors, the chunks spread over `threads` threads."""
+    n = len(cfg["eps"])
     slices = [slice(i, min(i + chunk, n)) for i in range(0, n, chunk)]
     old_threads = torch.get_num_threads()
     torch.set_num_threads(1)  # parallelism comes from chunks on threads, not from inside tiny ops
@@ -349,7 +371,6 @@ def run(method: str, problem: Problem, w0: np.ndarray, eps: float | np.ndarray, 
                 list(pool.map(lambda sl: _run_chunk(method, problem, cfg, sl, steps, record, out), slices))
     finally:
         torch.set_num_threads(old_threads)
-    return out
 
 
 def _t(x: np.ndarray) -> torch.Tensor:
@@ -488,6 +509,164 @@ def _finish(out: Run, c: _Chunk, mask: torch.Tensor, k: int, diverged: bool) -> 
         return
     out.a[rows] = np.nan if out.method == "gd" else c.a.numpy()[m]
     out.w[rows] = c.w.numpy()[m]
+
+
+# ----------------------------------------------------------------------------------------------
+# Diagonal H: one fused numba kernel per configuration
+# ----------------------------------------------------------------------------------------------
+# Why numba: for diagonal H each torch step makes ~8 passes over the (chunk, d) state (Hw, wᵀg, σ²,
+# the divergence test, two updates of w, ...), each a separate kernel call on a small tensor. The
+# kernel below runs one configuration at a time and makes ONE pass over d per step: the update of w
+# and the sums wᵀHw, (Hw)ᵀu of the next step are fused, and the bookkeeping (records, divergence,
+# freezing) is scalar work per step. float64, no fastmath and IEEE division (error_model="numpy":
+# x/0 is inf or NaN, as in torch) keep it within ~1e-12 of the torch path and `run_plain` (only the
+# order of the sums differs). The first call compiles (~7 s); `cache=True` keeps the machine code
+# in __pycache__ for later processes.
+_GD, _BNGD, _MBNGD = 0, 1, 2
+_METHOD_CODE = {"gd": _GD, "bngd": _BNGD, "mbngd": _MBNGD}
+_NUMBA_CHUNK = 8  # configurations per dynamically scheduled block (runs stop at different steps)
+
+
+@njit(cache=True, fastmath=False, error_model="numpy")
+def _nb_lerp(a: float, b: float, t: float) -> float:
+    """`a + t (b − a)` evaluated like torch.lerp (exact at t = 1)."""
+    if abs(t) < 0.5:
+        return a + t * (b - a)
+    return b - (b - a) * (1.0 - t)
+
+
+@njit(cache=True, fastmath=False, error_model="numpy")
+def _nb_metrics(method: int, a: float, eps: float, w: np.ndarray, h: np.ndarray, u: np.ndarray,
+                wg: float, s2: float, sigma: float) -> tuple[float, float, float, float]:
+    """Excess loss, effective step, ‖e‖²_H and ‖e‖ of one configuration (as `_metrics`)."""
+    c = wg / s2
+    eh2 = 0.0
+    e2 = 0.0
+    for j in range(w.size):
+        e = u[j] - w[j] if method == _GD else u[j] - c * w[j]
+        eh2 += e * (e * h[j])
+        e2 += e * e
+    eff = eps if method == _GD else eps * a * wg / (s2 * sigma)
+    loss = 0.5 * (eh2 + (a - wg / sigma) ** 2) if method == _BNGD else 0.5 * eh2
+    return loss, eff, eh2, np.sqrt(e2)
+
+
+@njit(cache=True, fastmath=False, error_model="numpy")
+def _nb_write(recs: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], i: int, lo: int, hi: int,
+              vals: tuple[float, float, float, float]) -> None:
+    """Write `vals` into columns lo..hi−1 of row i of the four record arrays."""
+    for j in range(lo, hi):
+        recs[0][i, j], recs[1][i, j], recs[2][i, j], recs[3][i, j] = vals
+
+
+@njit(cache=True, fastmath=False, error_model="numpy")
+def _nb_sums(w: np.ndarray, hw: np.ndarray, h: np.ndarray, u: np.ndarray) -> tuple[float, float]:
+    """Fill `hw` with Hw; return σ² = wᵀHw and wᵀg = (Hw)ᵀu."""
+    s2 = 0.0
+    wg = 0.0
+    for j in range(w.size):
+        hw[j] = w[j] * h[j]
+        s2 += w[j] * hw[j]
+        wg += hw[j] * u[j]
+    return s2, wg
+
+
+@njit(cache=True, fastmath=False, error_model="numpy")
+def _nb_update(w: np.ndarray, hw: np.ndarray, g: np.ndarray, h: np.ndarray, u: np.ndarray, alpha: float,
+               beta: float) -> tuple[float, float, bool]:
+    """One pass over d: `w ← (w − β Hw) + α g`, the new Hw, σ², wᵀg, and whether w stayed bit for bit."""
+    s2 = 0.0
+    wg = 0.0
+    unchanged = True
+    for j in range(w.size):
+        x = (w[j] - hw[j] * beta) + alpha * g[j]
+        if x != w[j]:
+            unchanged = False
+        w[j] = x
+        hw[j] = x * h[j]
+        s2 += x * hw[j]
+        wg += hw[j] * u[j]
+    return s2, wg, unchanged
+
+
+@njit(cache=True, fastmath=False, error_model="numpy")
+def _nb_row(method: int, i: int, h: np.ndarray, u: np.ndarray, a0: np.ndarray, eps_v: np.ndarray,
+            eps_a_v: np.ndarray, w0: np.ndarray, steps: int, record: np.ndarray,
+            recs: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], a_out: np.ndarray,
+            w_out: np.ndarray, div_at: np.ndarray) -> None:
+    """Iterate configuration i, writing its records, final state and divergence step (as `_run_chunk`)."""
+    hr = h[min(i, h.shape[0] - 1)]  # one row of H's eigenvalues and of u per run, or one shared
+    ur = u[min(i, u.shape[0] - 1)]
+    d, n_rec = hr.size, record.size
+    eps, eps_a, a = eps_v[i], eps_a_v[i], a0[i]
+    w = w0[i].copy()
+    g = ur * hr
+    hw = np.empty(d)
+    s2, wg = _nb_sums(w, hw, hr, ur)
+    col = 0  # next record column
+    check = False  # whether this step tests for a floating-point fixed point
+    unchanged = False  # whether the last step left w bit for bit unchanged
+    prev_a = a
+    for k in range(steps + 1):
+        sigma = np.sqrt(s2)
+        if method == _MBNGD:
+            a = wg / sigma
+        bad = not (s2 <= DIVERGENCE_BOUND and abs(a) <= A_BOUND and np.isfinite(wg))
+        if col < n_rec and record[col] == k:
+            vals = _nb_metrics(method, a, eps, w, hr, ur, wg, s2, sigma)
+            bad = bad or not np.isfinite(vals[0])
+            _nb_write(recs, i, col, col + 1, vals)
+            col += 1
+        if bad:  # diverged: the records from step k on are NaN, the final state stays NaN
+            div_at[i] = k
+            first = col - 1 if col > 0 and record[col - 1] == k else col
+            _nb_write(recs, i, first, n_rec, (np.nan, np.nan, np.nan, np.nan))
+            return
+        if check and unchanged and a == prev_a:  # frozen: the later records repeat this step's
+            _nb_write(recs, i, col, n_rec, _nb_metrics(method, a, eps, w, hr, ur, wg, s2, sigma))
+            break
+        if k == steps:
+            break
+        check = k % FREEZE_CHECK_EVERY == 0
+        prev_a = a
+        if method == _GD:
+            alpha, beta = eps, eps
+        else:
+            alpha = eps * a / sigma  # coefficient of g
+            beta = alpha * wg / s2  # coefficient of Hw: the effective step ε̂_k
+            if method == _BNGD:
+                a = _nb_lerp(a, wg / sigma, eps_a)
+        s2, wg, unchanged = _nb_update(w, hw, g, hr, ur, alpha, beta)
+    a_out[i] = np.nan if method == _GD else a
+    w_out[i] = w
+
+
+@njit(parallel=True, cache=True, fastmath=False, error_model="numpy")
+def _nb_run(method: int, h: np.ndarray, u: np.ndarray, a0: np.ndarray, eps: np.ndarray, eps_a: np.ndarray,
+            w0: np.ndarray, steps: int, record: np.ndarray,
+            recs: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], a_out: np.ndarray,
+            w_out: np.ndarray, div_at: np.ndarray) -> None:
+    """All configurations, in parallel over rows."""
+    for i in prange(w0.shape[0]):
+        _nb_row(method, np.int64(i), h, u, a0, eps, eps_a, w0, steps, record, recs, a_out, w_out, div_at)
+
+
+def _run_numba(method: str, problem: Problem, cfg: dict[str, np.ndarray], steps: int, record: np.ndarray,
+               out: Run, threads: int) -> None:
+    """The numba path (diagonal H): `_nb_run` on `threads` threads, numba's settings restored after."""
+    h = np.ascontiguousarray(np.atleast_2d(problem.h), dtype=np.float64)
+    u = np.ascontiguousarray(np.atleast_2d(problem.u), dtype=np.float64)
+    w0 = np.ascontiguousarray(cfg["w"])
+    recs = (out.loss, out.effective_step, out.residual_h2, out.residual_norm)
+    old_threads = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+    old_chunk = numba.set_parallel_chunksize(_NUMBA_CHUNK)
+    try:
+        _nb_run(_METHOD_CODE[method], h, u, cfg["a"], cfg["eps"], cfg["eps_a"], w0, steps, record, recs,
+                out.a, out.w, out.diverged_at)
+    finally:
+        numba.set_parallel_chunksize(old_chunk)
+        numba.set_num_threads(old_threads)
 
 
 # ----------------------------------------------------------------------------------------------
