@@ -23,10 +23,10 @@ from bnopt import data, ics, models, train
 def cpu_ms_per_step(model_id: str, norm: str, hooks: list, steps: int, width: int | None) -> float:
     """Best-of-3 CPU milliseconds per training step of a fresh net with `hooks` (made per repeat)."""
     if model_id == "dln":
-        data, batch, lr = data.dln_task(1000, 10, 0), None, 1e-6
+        xy, batch, lr = data.dln_task(1000, 10, 0), None, 1e-6
     else:
         g = torch.Generator().manual_seed(0)
-        data = (torch.rand(1024, 3, 32, 32, generator=g), torch.randint(0, 10, (1024,), generator=g))
+        xy = (torch.rand(1024, 3, 32, 32, generator=g), torch.randint(0, 10, (1024,), generator=g))
         batch, lr = 128, 0.1
     best = float("inf")
     for _ in range(3):
@@ -34,7 +34,7 @@ def cpu_ms_per_step(model_id: str, norm: str, hooks: list, steps: int, width: in
         config = train.TrainConfig(lr=lr, steps=steps, batch_size=batch, progress=False)
         made = [h() for h in hooks]
         start = time.process_time()
-        train.train(model, data, config, hooks=made, loss_fn=models.loss_fn(model_id))
+        train.train(model, xy, config, hooks=made, loss_fn=models.loss_fn(model_id))
         best = min(best, (time.process_time() - start) / steps * 1e3)
     return best
 

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-import matplotlib
-
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
 METHOD_STYLE: dict[str, dict[str, str]] = {
     # [S]: networks

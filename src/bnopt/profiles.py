@@ -8,7 +8,7 @@ profile, and a sentence saying what each profile shrinks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from typing import Any
 
 PROFILES: tuple[str, ...] = ("ci", "workstation", "paper")
