@@ -34,8 +34,10 @@
 # settings for each section:
 #
 # - `ci` runs the whole book on two CPU cores in minutes: narrow nets, data subsets, a few hundred
-#   steps. The least-squares sections run at the papers' own scale.
-# - `workstation` is meant for one CPU machine in about an hour.
+#   steps. [C] Fig. 1 on least squares runs at the paper's own scale; App. B averages over fewer
+#   random tests.
+# - `workstation` is sized for one CPU machine in about an hour (an estimate: it has not been timed
+#   yet).
 # - `paper` uses the papers' settings; the deep-net sections want a GPU (`device` setting).
 #
 # Choose one with `make book PROFILE=paper`, or rerun a single page with
