@@ -110,6 +110,10 @@ class ICSMeasurement:
         self.grad_norm: list[list[float]] = []
         self.shifted_grad_norm: list[list[float]] = []
 
+    def wants_forward(self, step: int) -> bool:
+        """It makes its own passes; it never needs the training forward pass."""
+        return False
+
     def before_step(self, state: train.StepState) -> None:
         """On measured steps, keep W^t and the random generators' states."""
         self._before = train.Snapshot(state.model) if state.step % self.every == 0 else None
@@ -216,7 +220,7 @@ def run_experiment(spec: RunSpec) -> dict[str, Any]:
     hooks.append(recorder)
     config = train.TrainConfig(lr=spec.lr, steps=spec.steps, batch_size=spec.batch_size, seed=spec.seed,
                                eval_every=spec.eval_every if test_data is not None else None,
-                               progress=False)
+                               progress=False, engine="auto")
     try:
         log = train.train(model, train_data, config, hooks=hooks, loss_fn=models.loss_fn(spec.model_id),
                           test=test_data)

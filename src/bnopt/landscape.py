@@ -195,6 +195,10 @@ class LandscapeProbe:
         self.steps: list[int] = []
         self.probes: dict[str, list[Probe]] = {d: [] for d in self.directions}
 
+    def wants_forward(self, step: int) -> bool:
+        """It makes its own passes; it never needs the training forward pass."""
+        return False
+
     def before_step(self, state: train.StepState) -> None:
         """Probe at W^t on this step's batch."""
         if not (_due(state.step, self.every) or (state.step < self.early_until and _due(state.step, self.early_every))):
@@ -229,6 +233,10 @@ class SharpnessProbe:
         self.steps: list[int] = []
         self.values: list[float] = []
 
+    def wants_forward(self, step: int) -> bool:
+        """It makes its own passes; it never needs the training forward pass."""
+        return False
+
     def before_step(self, state: train.StepState) -> None:
         """Lanczos on the Hessian at W^t, this step's batch."""
         if not _due(state.step, self.every):
@@ -250,6 +258,10 @@ class TheoremProbe:
         self.every, self.layer, self.units = every, layer, units
         self.steps: list[int] = []
         self.sides: dict[str, list[theory.TheoremSides]] = {"exact": [], "trained": []}
+
+    def wants_forward(self, step: int) -> bool:
+        """It makes its own passes; it never needs the training forward pass."""
+        return False
 
     def before_step(self, state: train.StepState) -> None:
         """Evaluate both theorems exactly (float64, ε = 0) and as trained (the net's dtype and ε)."""
@@ -334,7 +346,8 @@ def run_experiment(spec: RunSpec) -> dict[str, Any]:
                                                 max_samples=spec.act_samples, seed=spec.seed)
         hooks.append(recorder)
     config = train.TrainConfig(lr=spec.lr, steps=spec.steps, batch_size=spec.batch_size, seed=spec.seed,
-                               eval_every=spec.eval_every if test_data is not None else None, progress=False)
+                               eval_every=spec.eval_every if test_data is not None else None, progress=False,
+                               engine="auto")
     log = train.train(model, train_data, config, hooks=hooks, loss_fn=models.loss_fn(spec.model_id),
                       test=test_data)
     out: dict[str, Any] = {"dataset": variant, "planned_steps": spec.steps, **log.arrays()}

@@ -143,6 +143,10 @@ class ActivationRecorder:
             if state.step % self.every == 0:
                 self.steps.append(state.step)
 
+    def wants_forward(self, step: int) -> bool:
+        """The training forward pass is needed on armed steps only (for engines that can skip it)."""
+        return bool(self._armed)
+
     def after_step(self, state) -> None:
         """Disarm (a layer the training pass did not reach stays unrecorded for this step)."""
         self._armed = set()

@@ -33,6 +33,7 @@ from bnopt import models, norms, runtime
 
 Batch = tuple[Tensor, Tensor]
 LossFn = Callable[[Tensor, Tensor], Tensor]
+ENGINES: tuple[str, ...] = ("autograd", "moments", "auto")
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,8 @@ class TrainConfig:
     log_every: int = 1  # record training loss/accuracy every this many steps
     eval_every: int | None = None  # test loss/accuracy every this many steps (needs test data)
     eval_batch_size: int = 1000  # evaluation chunk; BN uses these chunks' statistics
+    engine: str = "autograd"  # "autograd"; "moments": the exact full-batch DLN engine of `bnopt.dln`;
+    # "auto": "moments" where it applies (the DLN with norm none/bn, full batch, l2 loss), else "autograd"
 
     def __post_init__(self) -> None:
         if (self.steps is None) == (self.epochs is None):
@@ -60,6 +63,8 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name}={value} must be a positive integer (or None)")
+        if self.engine not in ENGINES:
+            raise ValueError(f"unknown engine {self.engine!r}; choose one of {', '.join(map(repr, ENGINES))}")
         if not self.lr >= 0 or (self.lr_norm is not None and not self.lr_norm >= 0):
             raise ValueError(f"learning rates must be >= 0; got lr={self.lr}, lr_norm={self.lr_norm}")
 
@@ -83,14 +88,22 @@ class StepState:
     lr_norm: float
     loss: float | None = None
     loss_tensor: Tensor | None = None  # the graph-free loss value of this step
-    output: Tensor | None = None  # the model's output on the batch (detached)
+    output: Tensor | None = None  # the model's output on the batch (detached; see Hook.wants_forward)
     grads: dict[str, Tensor] | None = None  # parameter name -> gradient at W^t
 
 
 class Hook(Protocol):
-    """Measurement code plugged into `train`; either method may be absent."""
+    """Measurement code plugged into `train`; any method may be absent.
+
+    `wants_forward(step)`, asked after `before_step`, says whether the hook needs this step's
+    training forward pass (module forward hooks, `state.output`). The autograd engine always makes
+    that pass; the moments engine (`bnopt.dln`) makes a gradient-free one only when some hook
+    without `wants_forward`, or whose `wants_forward` returns True, is present.
+    """
 
     def before_step(self, state: StepState) -> None: ...
+
+    def wants_forward(self, step: int) -> bool: ...
 
     def after_step(self, state: StepState) -> None: ...
 
@@ -301,7 +314,15 @@ def train(model: nn.Module, data: Batch, config: TrainConfig, hooks: Sequence[An
     test: optional (x, y) evaluated every `config.eval_every` steps and after the last step
     (only after the last step when eval_every is None).
     Never raises on divergence: the log says `diverged` and `diverged_at`.
+    config.engine "moments" trains [S]'s DLN (full batch, l2 loss) exactly from the data's
+    moments, many times faster (`bnopt.dln`); it raises ValueError for any other run. "auto"
+    uses it where it applies and autograd elsewhere.
     """
+    if config.engine != "autograd":
+        from bnopt import dln  # imports this module
+
+        if config.engine == "moments" or dln.unsupported(model, loss_fn, config) is None:
+            return dln.train_moments(model, data, config, hooks, loss_fn, test)
     device = runtime.resolve_device(config.device)
     model.to(device).train()
     x_all, y_all = data[0].to(device), data[1].to(device)
