@@ -8,15 +8,18 @@ Every run trains one epoch with minibatch 100 and reports the training loss at t
 methods: "gd" (no BN), "bngd" (BN on all layers, γ and β with the same lr) and "bngd_sep" (BN,
 γ and β with their own `lr_a`).
 
-Many runs at once. All runs of a job share an architecture, so they train together as one
-vectorised model: the Glorot initialisations of every run are stacked
-(`torch.func.stack_module_state`) and one step of all runs is `vmap(grad(loss))` over the stack
-(BN uses each run's own batch statistics, as in training mode). Each run draws the minibatches of
-`train.train` with the same seed, so a run here equals `train.train(models.build(..., seed=s),
+Many runs at once. All runs of a job share an architecture, so they train together as one wide
+net (`wide`): each run's Glorot initialisation is a slice of stacked parameters, runs with the
+same seed share their minibatches and hence one first-layer op, later layers are grouped
+convolutions / batched matrix products over runs, and one BatchNorm over the stacked channels is
+every run's BN (each run's own batch statistics, as in training mode); one backward of the sum of
+the per-run losses gives every run's gradient. Each run draws the minibatches of `train.train`
+with the same seed, so a run here equals `train.train(models.build(..., seed=s),
 TrainConfig(lr, batch_size, seed=s, lr_norm=lr_a))` to float tolerance (tested). A run whose loss
 is NaN/inf or exceeds `diverge_factor` × its first loss is diverged at that step, exactly as in
-`train.train`: it gets no update and is removed from the vectorised batch, so it can never poison
-the others, and its step is recorded.
+`train.train`: it gets no update and is removed from the wide net, so it can never poison the
+others, and its step is recorded. `benchmarks/bench_sweeps.py` times a `ci` job against its runs
+one at a time.
 
 Jobs, resumability and executors. A sweep is a list of independent `SweepJob`s (one dataset ×
 method × lr_a × chunk of lrs, all seeds); each is its own `results.load_or_run` entry, so an
@@ -32,7 +35,6 @@ near-best lr range of each method. `CLAIMS` maps claim ids to their verdict func
 
 from __future__ import annotations
 
-import copy
 import functools
 import math
 import time
@@ -44,9 +46,8 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor
-from torch.func import functional_call, grad_and_value, stack_module_state, vmap
 
-from bnopt import claims, data, models, profiles, results, runtime, train
+from bnopt import claims, data, models, profiles, results, runtime, train, wide
 
 SECTION = "sweeps"
 METHODS: tuple[str, ...] = ("gd", "bngd", "bngd_sep")
@@ -56,7 +57,6 @@ PANEL_LABEL: dict[str, str] = {"mnist": "MNIST, one-layer net", "fashion-mnist":
 NOT_RUN = "not run: data not found"
 JOB_RESULT = "sweeps_job"
 PANEL_RESULT = "sweeps_panel"
-EVAL_RUNS_PER_CHUNK = 16  # runs evaluated together at the end (bounds memory; not a result setting)
 
 Batch = tuple[Tensor, Tensor]
 
@@ -78,47 +78,9 @@ class ManyRunsLog:
     wall_time: float
 
 
-def stacked_init(model_id: str, norm: str, seeds: Sequence[int], *, width: int | None = None,
-                 bn_eps: float | None = None) -> tuple[torch.nn.Module, dict[str, Tensor]]:
-    """A weightless template net and the stacked Glorot parameters of `models.build(seed=s)` per run."""
-    nets = {s: models.build(model_id, norm, width=width, bn_eps=bn_eps, seed=s) for s in sorted(set(seeds))}
-    for net in nets.values():
-        if any(True for _ in net.buffers()):
-            raise ValueError(f"{model_id!r} with norm {norm!r} has buffers (running statistics); "
-                             "vectorised sweeps need pure layers (norms without track_running_stats)")
-    params, _ = stack_module_state([nets[s] for s in seeds])
-    template = copy.deepcopy(nets[seeds[0]]).to("meta")
-    return template, {k: v.detach() for k, v in params.items()}
-
-
 def _per_run(v: Tensor, like: Tensor) -> Tensor:
     """Reshape a (runs,) vector to broadcast against a stacked (runs, ...) tensor."""
     return v.reshape((-1,) + (1,) * (like.dim() - 1))
-
-
-@torch.no_grad()
-def evaluate_many(template: torch.nn.Module, params: dict[str, Tensor], eval_data: Batch,
-                  loss_fn: train.LossFn, batch_size: int = 1000) -> tuple[Tensor, Tensor]:
-    """Loss and accuracy of every stacked run on `eval_data`, chunked as in `train.evaluate`."""
-    x, y = eval_data
-    runs = next(iter(params.values())).shape[0]
-    classify = not y.dtype.is_floating_point
-
-    def one(p: dict[str, Tensor], xb: Tensor, yb: Tensor) -> tuple[Tensor, Tensor]:
-        out = functional_call(template, p, (xb,))
-        acc = (out.argmax(1) == yb).float().mean() if classify else torch.full((), math.nan)
-        return loss_fn(out, yb), acc
-
-    many = vmap(one, in_dims=(0, None, None))
-    loss, acc = torch.zeros(runs, dtype=torch.float64), torch.zeros(runs, dtype=torch.float64)
-    bounds = train.eval_bounds(len(x), batch_size)
-    for r0 in range(0, runs, EVAL_RUNS_PER_CHUNK):
-        chunk = {k: v[r0:r0 + EVAL_RUNS_PER_CHUNK] for k, v in params.items()}
-        for a, b in zip(bounds[:-1], bounds[1:]):
-            l_ab, acc_ab = many(chunk, x[a:b], y[a:b])
-            loss[r0:r0 + EVAL_RUNS_PER_CHUNK] += l_ab.double().cpu() * (b - a)
-            acc[r0:r0 + EVAL_RUNS_PER_CHUNK] += acc_ab.double().cpu() * (b - a)
-    return loss / len(x), acc / len(x)
 
 
 def _minibatches(n: int, seeds: Sequence[int], batch_size: int, device: torch.device) -> Callable[[], Tensor]:
@@ -128,11 +90,24 @@ def _minibatches(n: int, seeds: Sequence[int], batch_size: int, device: torch.de
     return lambda: torch.stack([next(s) for s in streams])
 
 
+def wide_net(model_id: str, norm: str, seeds: Sequence[int], *, width: int | None = None,
+             bn_eps: float | None = None) -> tuple[list[wide.Layer], dict[str, Tensor], set[str]]:
+    """The wide net's layers, the Glorot parameters of `models.build(seed=s)` per seed, and γ/β names."""
+    nets = [models.build(model_id, norm, width=width, bn_eps=bn_eps, seed=s) for s in seeds]
+    try:
+        layers = wide.parse(nets[0])
+        wide.check_loss(models.loss_fn(model_id))
+    except wide.Unsupported as err:
+        raise ValueError(f"train_many cannot train {model_id!r} with norm {norm!r} ({err}); it trains 'mnist_linear', "
+                         "'conv2', 'cifar_conv2fc3' (and 'vgg') with norm 'none' or 'bn'") from err
+    return layers, wide.stack(nets), models.norm_parameter_names(nets[0])
+
+
 def train_many(model_id: str, norm: str, runs: Sequence[tuple[float, float, int]], data_: Batch, *,
                epochs: int = 1, batch_size: int = 100, width: int | None = None, bn_eps: float | None = None,
                diverge_factor: float | None = 1e6, eval_data: Batch | None = None,
                eval_batch_size: int = 1000, device: str = "cpu") -> ManyRunsLog:
-    """Train many SGD runs (lr, lr_norm, seed) of one net together, vectorised over runs.
+    """Train many SGD runs (lr, lr_norm, seed) of one net together, as one wide net (`wide`).
 
     Run (lr, lr_norm, seed) equals `train.train(models.build(model_id, norm, width=width,
     bn_eps=bn_eps, seed=seed), data_, TrainConfig(lr=lr, lr_norm=lr_norm, seed=seed,
@@ -143,60 +118,63 @@ def train_many(model_id: str, norm: str, runs: Sequence[tuple[float, float, int]
         raise ValueError("runs is empty; give at least one (lr, lr_norm, seed)")
     dev = runtime.resolve_device(device)
     start = time.perf_counter()
+    if dev.type == "cpu":
+        wide.keep_freed_memory()
     loss_fn = models.loss_fn(model_id)
-    lrs = torch.tensor([r[0] for r in runs], dtype=torch.float32, device=dev)
-    lr_norms = torch.tensor([r[1] for r in runs], dtype=torch.float32, device=dev)
-    seeds = [int(r[2]) for r in runs]
-    distinct = sorted(set(seeds))
-    seed_pos = torch.tensor([distinct.index(s) for s in seeds], device=dev)
-    template, params = stacked_init(model_id, norm, seeds, width=width, bn_eps=bn_eps)
-    params = {k: v.to(dev) for k, v in params.items()}
-    norm_names = models.norm_parameter_names(models.build(model_id, norm, width=width, bn_eps=bn_eps))
+    n_runs = len(runs)
+    distinct = sorted({int(r[2]) for r in runs})
+    order = sorted(range(n_runs), key=lambda i: distinct.index(int(runs[i][2])))  # runs grouped by seed
+    group = torch.tensor([distinct.index(int(runs[i][2])) for i in order], device=dev)  # seed of each
+    lrs = torch.tensor([runs[i][0] for i in order], dtype=torch.float32, device=dev)
+    lr_norms = torch.tensor([runs[i][1] for i in order], dtype=torch.float32, device=dev)
+    original = torch.tensor(order)  # index in `runs` of each stacked run
+    layers, init, norm_names = wide_net(model_id, norm, distinct, width=width, bn_eps=bn_eps)
+    init = {k: v.to(dev) for k, v in init.items()}
+    params = {k: v[group].contiguous() for k, v in init.items()}
     x_all, y_all = data_[0].to(dev), data_[1].to(dev)
     eval_data = (x_all, y_all) if eval_data is None else (eval_data[0].to(dev), eval_data[1].to(dev))
+    bounds = train.eval_bounds(len(eval_data[0]), eval_batch_size)
     n_steps = epochs * train.steps_per_epoch(len(x_all), batch_size)
     next_batch = _minibatches(len(x_all), distinct, batch_size, dev)
-
-    def run_loss(p: dict[str, Tensor], x: Tensor, y: Tensor) -> Tensor:
-        return loss_fn(functional_call(template, p, (x,)), y)
-
-    step_fn = vmap(grad_and_value(run_loss))
-    n_runs = len(runs)
-    active = torch.arange(n_runs, device=dev)  # original index of each run still in the stack
+    active = torch.arange(n_runs, device=dev)  # stacked position of each run still training
     losses = torch.full((n_runs, n_steps), math.nan, dtype=torch.float64)
     first = torch.full((n_runs,), math.nan, dtype=torch.float64, device=dev)
     diverged_at = torch.full((n_runs,), -1, dtype=torch.int64)
-    initial_loss = _initial_losses(template, model_id, norm, distinct, width, bn_eps, eval_data,
-                                   eval_batch_size, loss_fn, dev)[seed_pos.cpu()]
+    initial_loss = wide.evaluate(layers, init, *eval_data, bounds, loss_fn)[0].cpu()[group.cpu()]
+    seeds_in, sizes = torch.unique_consecutive(group, return_counts=True)
+    rates = {k: _per_run(lr_norms if k in norm_names else lrs, v) for k, v in params.items()}
     for t in range(n_steps):
         if active.numel() == 0:
             break
-        idx = next_batch()[seed_pos[active]]  # (active runs, batch)
-        grads, value = step_fn(params, x_all[idx], y_all[idx])
-        value = value.detach().double()
-        losses[active.cpu(), t] = value.cpu()
+        idx = next_batch()  # (distinct seeds, batch)
+        value, grads = wide.loss_and_grads(layers, params, x_all[idx[seeds_in]], y_all[idx[group[active]]],
+                                           sizes.tolist(), loss_fn)
+        value = value.double()
+        losses[original[active.cpu()], t] = value.cpu()
         if t == 0:
             first[active] = value
         bad = _is_diverged(value, first[active], diverge_factor)
-        with torch.no_grad():
-            for name, p in params.items():
-                rate = (lr_norms if name in norm_names else lrs)[active]
-                params[name] = p - _per_run(rate, p) * grads[name]
+        for name, p in params.items():
+            p.addcmul_(rates[name], grads[name], value=-1.0)
         if bool(bad.any()):
-            diverged_at[active[bad].cpu()] = t
+            diverged_at[original[active[bad].cpu()]] = t
             keep = ~bad
             active = active[keep]
             params = {k: v[keep] for k, v in params.items()}
+            rates = {k: v[keep] for k, v in rates.items()}
+            seeds_in, sizes = torch.unique_consecutive(group[active], return_counts=True)
     final = torch.full((n_runs,), math.inf, dtype=torch.float64)
     final_acc = torch.full((n_runs,), math.nan, dtype=torch.float64)
     if active.numel():
-        f_loss, f_acc = evaluate_many(template, params, eval_data, loss_fn, eval_batch_size)
-        final[active.cpu()], final_acc[active.cpu()] = f_loss, f_acc
+        f_loss, f_acc = wide.evaluate(layers, params, *eval_data, bounds, loss_fn)
+        final[original[active.cpu()]], final_acc[original[active.cpu()]] = f_loss.cpu(), f_acc.cpu()
         blown = ~torch.isfinite(final) & (diverged_at < 0)  # finite training, non-finite evaluation
         diverged_at[blown] = n_steps
         final[blown], final_acc[blown] = math.inf, math.nan
+    initial = torch.empty_like(initial_loss)
+    initial[original] = initial_loss
     return ManyRunsLog(loss=losses.numpy(), final_loss=final.numpy(), final_accuracy=final_acc.numpy(),
-                       initial_loss=initial_loss.numpy(), diverged=(diverged_at >= 0).numpy(),
+                       initial_loss=initial.numpy(), diverged=(diverged_at >= 0).numpy(),
                        diverged_at=diverged_at.numpy(), steps=n_steps, wall_time=time.perf_counter() - start)
 
 
@@ -206,16 +184,6 @@ def _is_diverged(loss: Tensor, first: Tensor, factor: float | None) -> Tensor:
     if factor is not None:
         bad |= loss > factor * first.abs().clamp_min(1e-12)
     return bad
-
-
-def _initial_losses(template: torch.nn.Module, model_id: str, norm: str, seeds: Sequence[int],
-                    width: int | None, bn_eps: float | None, eval_data: Batch, eval_batch_size: int,
-                    loss_fn: train.LossFn, dev: torch.device) -> Tensor:
-    """Evaluation loss at initialisation for each distinct seed (the reference for 'stable')."""
-    _, params = stacked_init(model_id, norm, seeds, width=width, bn_eps=bn_eps)
-    loss, _ = evaluate_many(template, {k: v.to(dev) for k, v in params.items()}, eval_data, loss_fn,
-                            eval_batch_size)
-    return loss
 
 
 # --- jobs and executors --------------------------------------------------------------------------
