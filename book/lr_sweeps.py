@@ -51,10 +51,11 @@ panels = sweeps.run_all(profile)
 
 # %% [markdown]
 # Each run is one seed (initial weights *and* minibatch order) at one learning rate. All runs of
-# one method on one dataset train **together as one vectorised model**: their initial weights are
-# stacked with `torch.func.stack_module_state` and a step of all runs is one
-# `vmap(grad(loss))` call, each run with its own minibatch and its own BatchNorm batch
-# statistics. Every run equals the same run trained alone with `train.train` (tested to float
+# one method on one dataset train **together as one wide net** (`bnopt.wide`): runs that share a
+# seed share their minibatches, so their first layers are one ordinary conv or matrix product with
+# the runs' weights side by side; later convs are grouped (one group per run), fully connected
+# layers one batched product, and one BatchNorm over all stacked channels is each run's own BN.
+# One backward pass of the summed per-run losses gives every run's gradient. Every run equals the same run trained alone with `train.train` (tested to float
 # tolerance); a diverged run is frozen and taken out of the batch at its divergence step, so its
 # NaNs cannot reach the others. CIFAR-10 here is the lossy JPEG copy of the dataset
 # (`cifar10-jpeg`), the variant recorded with every result.
