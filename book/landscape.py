@@ -106,6 +106,17 @@ else:
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "[S] Fig. 9: the same three measures for the 25-layer deep linear network trained by full-batch gradient descent, step sizes η ∈ [0.01, 30] × lr (all panels log scale).", "name": "fig-landscape-dln"}}
 landscape_plots.landscape_figure(runs, "dln");
 
+# %% tags=["remove-input"]
+rises = {k: landscape.loss_rises(runs[k].arrays) for k in ("dln-none", "dln-bn")}
+display(Markdown(
+    f"Full-batch gradient descent at lr {s.dln_lr:g} does not decrease the DLN's loss monotonically: it rose on "
+    + " and ".join(f"{n} of {m} steps ({'standard' if k == 'dln-none' else 'BN'}; largest one-step rise "
+                   f"×{r:.2f})" for k, (n, m, r) in rises.items())
+    + ". Runs that keep rising and falling sit at the edge of stability, where rounding differences "
+    "grow: the same run computed by float32 backpropagation and by the float64 moment formulas can "
+    "follow visibly different paths, so the DLN medians behind S5–S7 carry that uncertainty (the "
+    "package's tests check that both computations agree in float64 over short runs)."))
+
 # %% [markdown]
 # [S] Fig. 10 shows the gradient change against the step size at an early and a late step;
 # {numref}`fig-landscape-predictiveness-eta` does the same, at the probe nearest to the paper's step

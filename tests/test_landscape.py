@@ -275,3 +275,9 @@ def test_vmap_only_where_it_pays() -> None:
     assert landscape.vmap_pays(models.build("dln", "bn", depth=3))
     assert not landscape.vmap_pays(models.build("vgg", "bn", width=2))  # conv: the loop is faster on CPU
     assert not landscape.vmap_pays(nn.Sequential(nn.Linear(2, 2), norms.BatchNorm(2, track_running_stats=True)))
+
+
+def test_loss_rises_counts_increases_and_the_largest_factor() -> None:
+    """Rises are counted step by step; a monotone run has none (factor 1)."""
+    assert landscape.loss_rises({"loss": np.array([4.0, 2.0, 3.0, 1.0, 2.5])}) == (2, 4, 2.5)
+    assert landscape.loss_rises({"loss": np.array([3.0, 2.0, 1.0])}) == (0, 2, 1.0)

@@ -448,6 +448,13 @@ def training_progress(res: Mapping[str, np.ndarray]) -> float:
     return smoothed_final_loss(res) / first if first > 0 else math.nan
 
 
+def loss_rises(res: Mapping[str, np.ndarray]) -> tuple[int, int, float]:
+    """(steps whose full-batch loss rose, steps, largest one-step rise factor): edge-of-stability signs."""
+    loss = np.asarray(res["loss"], dtype=float)
+    ratio = loss[1:] / loss[:-1]
+    return int(np.sum(ratio > 1)), len(ratio), float(np.max(ratio, initial=1.0))
+
+
 def made_progress(res: Mapping[str, np.ndarray]) -> bool:
     """Whether the run trained at all: final loss below PROGRESS_FACTOR x initial (and not diverged)."""
     return training_progress(res) < PROGRESS_FACTOR
