@@ -119,8 +119,9 @@ ics_plots.moment_changes(runs, ("standard", "bn", "noisy_bn"), s.vgg_lrs[0], s.v
 # {numref}`fig-ics-shift` is [S] Fig. 3a (VGG), {numref}`fig-ics-shift-dln` is Fig. 3b (DLN).
 
 # %% tags=["remove-input"]
-display(Markdown(f"At this profile `G` and `G'` are measured every {s.ics_every} steps: "
-                 f"{s.vgg_steps // s.ics_every} times per VGG run, {s.dln_steps // s.ics_every} per DLN run."))
+display(Markdown(f"At this profile `G` and `G'` are measured every {s.ics_every} steps of a VGG run "
+                 f"({s.vgg_steps // s.ics_every} times) and every {s.dln_every} steps of a DLN run "
+                 f"({s.dln_steps // s.dln_every} times)."))
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "ICS by Definition 2.1 in the VGG net at learning rates 0.1 (top) and 0.01 (bottom), without and with BatchNorm: smoothed training accuracy, then ‖G − G'‖₂ (log scale) and cos(G, G') for layers #5 and #10.", "name": "fig-ics-shift"}}
 ics_plots.ics_panels(runs, "vgg", s.vgg_ics_lrs, s.vgg_ics_layers);

@@ -34,8 +34,8 @@
 # settings for each section:
 #
 # - `ci` runs the whole book on two CPU cores in minutes: narrow nets, data subsets, a few hundred
-#   steps. [C] Fig. 1 on least squares runs at the paper's own scale; App. B averages over fewer
-#   random tests.
+#   steps. [C] Fig. 1 on least squares and [S]'s DLN on the ICS page (10,000 full-batch steps)
+#   run at the papers' own scale; App. B averages over fewer random tests.
 # - `workstation` is sized for one CPU machine in about an hour (an estimate: it has not been timed
 #   yet).
 # - `paper` uses the papers' settings; the deep-net sections want a GPU (`device` setting).

@@ -258,7 +258,7 @@ def run_specs(profile: str) -> dict[str, RunSpec]:
         for method in ("standard", "bn"):
             specs[run_key("dln", method, lr)] = RunSpec(
                 "dln", method, lr, s.dln_steps, None, None, s.dln_samples, 0, None, s.dln_ics_layers,
-                s.ics_every, act_dln, s.record_every, s.dln_depth, s.seed)
+                s.dln_every, act_dln, s.dln_every, s.dln_depth, s.seed)
     return specs
 
 

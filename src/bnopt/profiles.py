@@ -286,6 +286,7 @@ class ICSSettings:
     dln_fig8_layers: tuple[int, ...] = (5, 13, 21)  # book: Fig. 8 does not name its layers
     ics_every: int = 50  # book: measure Definition 2.1 every this many steps (~1 backward per layer)
     record_every: int = 50  # book: activation quantiles every this many steps (moments every step)
+    dln_every: int = 50  # book: the DLN runs' ICS and activation records every this many steps
     eval_every: int = 500  # book: test accuracy every this many steps
     units: int = 8  # book: random units followed per layer (quantiles drawn for the first)
     seed: int = 0  # initial weights, minibatch order, data subset, sampled units
@@ -296,14 +297,14 @@ _register("ics",
            "workstation": ICSSettings(vgg_width=16, vgg_steps=2_000, train_size=None, test_size=None,
                                       ics_every=20, record_every=20, eval_every=200),
            "ci": ICSSettings(vgg_width=8, vgg_steps=200, train_size=10_000, test_size=1_000,
-                             dln_steps=1_500, ics_every=10, record_every=10, eval_every=50)},
+                             ics_every=10, record_every=10, eval_every=50)},
           {"paper": "nothing: VGG (width 64) for 15,000 SGD steps on all of CIFAR-10 and the "
                     "25-layer DLN for 10,000 GD steps, as in [S] App. A.",
            "workstation": "VGG is 4x narrower (width 16) and trains 2,000 instead of 15,000 steps "
                           "on all of CIFAR-10; the DLN is the paper's.",
            "ci": "VGG is 8x narrower (width 8) and trains 200 instead of 15,000 steps on 10,000 "
-                 "CIFAR-10 training images (tested on 1,000); the DLN trains 1,500 instead of "
-                 "10,000 steps. Claims about final accuracy are judged after 200 steps, early in "
+                 "CIFAR-10 training images (tested on 1,000); the DLN is the paper's (10,000 "
+                 "full-batch steps). Claims about final accuracy are judged after 200 steps, early in "
                  "training, where the paper's runs go on for 15,000."})
 # --- end: ics ---
 
