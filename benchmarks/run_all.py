@@ -15,6 +15,7 @@ def main() -> int:
         if only and script.stem not in only:
             continue
         print(f"\n=== {script.stem}", flush=True)
+        sys.argv = [str(script)]  # each benchmark runs with its own defaults, not this script's arguments
         try:
             runpy.run_path(str(script), run_name="__main__")
         except SystemExit as stop:
