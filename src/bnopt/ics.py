@@ -89,7 +89,7 @@ def shifted_gradient(model: nn.Module, layer: int, old: Sequence[Tensor], new: S
     return g_prime
 
 
-class ICSMeasurement:
+class ICSMeasurement(train.SelfContainedHook):
     """Training hook measuring Definition 2.1 for `layers` every `every` steps (see module doc).
 
     layers: 1-based layer numbers ("layer #k" = k-th conv/linear layer from the input).
@@ -109,10 +109,6 @@ class ICSMeasurement:
         self.cos: list[list[float]] = []
         self.grad_norm: list[list[float]] = []
         self.shifted_grad_norm: list[list[float]] = []
-
-    def wants_forward(self, step: int) -> bool:
-        """It makes its own passes; it never needs the training forward pass."""
-        return False
 
     def before_step(self, state: train.StepState) -> None:
         """On measured steps, keep W^t and the random generators' states."""

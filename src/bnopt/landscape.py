@@ -179,7 +179,7 @@ def _due(step: int, every: int) -> bool:
     return every > 0 and step % every == 0
 
 
-class LandscapeProbe:
+class LandscapeProbe(train.SelfContainedHook):
     """Hook: probe the landscape before the update (weights W^t, the step's batch) along each direction.
 
     Probes run every `every` steps, and every `early_every` steps before step `early_until`
@@ -194,10 +194,6 @@ class LandscapeProbe:
         self.directions, self.seed, self.vectorised, self.chunk = tuple(directions), seed, vectorised, chunk
         self.steps: list[int] = []
         self.probes: dict[str, list[Probe]] = {d: [] for d in self.directions}
-
-    def wants_forward(self, step: int) -> bool:
-        """It makes its own passes; it never needs the training forward pass."""
-        return False
 
     def before_step(self, state: train.StepState) -> None:
         """Probe at W^t on this step's batch."""
@@ -225,17 +221,13 @@ class LandscapeProbe:
         return out
 
 
-class SharpnessProbe:
+class SharpnessProbe(train.SelfContainedHook):
     """Hook: top Hessian eigenvalue of the batch loss (BN in training mode) every `every` steps."""
 
     def __init__(self, every: int, iters: int, seed: int = 0) -> None:
         self.every, self.iters, self.seed = every, iters, seed
         self.steps: list[int] = []
         self.values: list[float] = []
-
-    def wants_forward(self, step: int) -> bool:
-        """It makes its own passes; it never needs the training forward pass."""
-        return False
 
     def before_step(self, state: train.StepState) -> None:
         """Lanczos on the Hessian at W^t, this step's batch."""
@@ -251,17 +243,13 @@ class SharpnessProbe:
                 "sharpness": np.asarray(self.values, dtype=float)}
 
 
-class TheoremProbe:
+class TheoremProbe(train.SelfContainedHook):
     """Hook: both sides of [S] Thm 4.1 (all units) and 4.2 (`units` units) at the BN after `layer`."""
 
     def __init__(self, every: int, layer: int, units: int) -> None:
         self.every, self.layer, self.units = every, layer, units
         self.steps: list[int] = []
         self.sides: dict[str, list[theory.TheoremSides]] = {"exact": [], "trained": []}
-
-    def wants_forward(self, step: int) -> bool:
-        """It makes its own passes; it never needs the training forward pass."""
-        return False
 
     def before_step(self, state: train.StepState) -> None:
         """Evaluate both theorems exactly (float64, ε = 0) and as trained (the net's dtype and ε)."""

@@ -108,6 +108,14 @@ class Hook(Protocol):
     def after_step(self, state: StepState) -> None: ...
 
 
+class SelfContainedHook:
+    """Base of hooks that make their own passes and never need the training forward pass."""
+
+    def wants_forward(self, step: int) -> bool:
+        """Never: the moments engine may skip the training forward pass for this hook."""
+        return False
+
+
 @dataclass
 class TrainLog:
     """What a run recorded; arrays stop at the divergence step when a run diverged."""
