@@ -52,18 +52,20 @@ display(Markdown(f"VGG data: `{dataset}`" + (" — a lossy JPEG copy of CIFAR-10
 # The VGG net is VGG-13's convolution stack with a three-layer classifier head: ten 3×3 conv layers
 # and three fully connected ones, so "layer #k" is the k-th weight layer from the input (#13 is the
 # output layer). With BatchNorm, a BN layer sits after every hidden layer, before the ReLU. It is
-# trained by plain SGD with batch 128, Glorot initialisation and no data augmentation, as in
-# [S] App. A. The DLN fits `A x` from Gaussian `x` with 25 bias-free 10×10 layers, full-batch
-# gradient descent and the summed squared error; its BN variant has a BN layer after each of the
-# first 24 layers. With full-batch BN every activation of the DLN is an affine function of the
-# input, so its loss and gradient depend on the data only through means and covariances: the DLN
-# runs train on these exact float64 formulas (`bnopt.dln`, tested against autograd), tens of times
-# faster than backpropagating 1,000 samples, while the measurements below use the ordinary net.
-# An *activation* is the input of a layer's nonlinearity: the output of its
-# normalisation (noise included for noisy BN), or of the weight layer itself in the standard net.
-# "A random activation" is one random unit (channel of a conv layer, whose sample is
-# batch × height × width); the figures show its 5–95 % and 15–85 % quantile bands over the batch,
-# with the median as a line.
+# trained by plain SGD with batch 128, Glorot initialisation and no data augmentation, as in [S]
+# App. A. [S] do not say how the images are preprocessed; here each input channel is shifted and
+# scaled by the mean and standard deviation of the training images, the usual practice for CIFAR-10
+# (the setting `vgg_standardise`; `False` trains on raw pixels in [0, 1]). The DLN fits `A x` from
+# Gaussian `x` with 25 bias-free 10×10 layers, full-batch gradient descent and the summed squared
+# error; its BN variant has a BN layer after each of the first 24 layers. With full-batch BN every
+# activation of the DLN is an affine function of the input, so its loss and gradient depend on the
+# data only through means and covariances: the DLN runs train on these exact float64 formulas
+# (`bnopt.dln`, tested against autograd), tens of times faster than backpropagating 1,000 samples,
+# while the measurements below use the ordinary net. An *activation* is the input of a layer's
+# nonlinearity: the output of its normalisation (noise included for noisy BN), or of the weight
+# layer itself in the standard net. "A random activation" is one random unit (channel of a conv
+# layer, whose sample is batch × height × width); the figures show its 5–95 % and 15–85 % quantile
+# bands over the batch, with the median as a line.
 
 # %% [markdown]
 # ## BatchNorm trains faster; the distributions move about as much

@@ -67,7 +67,8 @@ display(Markdown(f"VGG data: `{dataset}`" + (" — a lossy JPEG copy of CIFAR-10
 # faster).
 #
 # The nets are those of the ICS page: a VGG-13-like convolutional net on CIFAR-10 (BN after every
-# hidden layer, before the ReLU; plain SGD, batch 128, lr 0.1) and the 25-layer deep linear network
+# hidden layer, before the ReLU; plain SGD, batch 128, lr 0.1, each input channel standardised
+# with the training images' mean and standard deviation) and the 25-layer deep linear network
 # (DLN) fitting `A x` (full-batch gradient descent, lr $10^{-6}$, summed squared error; BN after
 # each of the first 24 layers; its standard and BN runs train on the exact moment formulas of the
 # ICS page, the l_p runs by backpropagation).

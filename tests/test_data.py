@@ -238,3 +238,27 @@ def test_subset_is_deterministic(fake_mnist: Path) -> None:
     assert a.y.tolist() == b.y.tolist() and len(a) == 4
     with pytest.raises(ValueError):
         ds.subset(0)
+
+
+def test_standardise_uses_the_training_images_statistics_for_every_split() -> None:
+    import torch
+    gen = torch.Generator().manual_seed(0)
+    scale = torch.tensor([1.0, 3.0, 0.5]).view(1, 3, 1, 1)
+    train = data.Dataset(torch.rand(50, 3, 4, 4, generator=gen) * scale + 2.0, torch.zeros(50), "v", "train")
+    test = data.Dataset(torch.rand(20, 3, 4, 4, generator=gen), torch.zeros(20), "v", "test")
+    a, b = data.standardise(train, test)
+    flat = a.x.transpose(0, 1).reshape(3, -1).double()
+    assert torch.allclose(flat.mean(1), torch.zeros(3, dtype=torch.float64), atol=1e-5)
+    assert torch.allclose(flat.std(1), torch.ones(3, dtype=torch.float64), atol=1e-5)
+    x64 = train.x.double().transpose(0, 1).reshape(3, -1)
+    mean, std = x64.mean(1).view(1, 3, 1, 1), x64.std(1).view(1, 3, 1, 1)
+    assert torch.allclose(b.x.double(), (test.x.double() - mean) / std, atol=1e-5)  # the test split: train's stats
+    assert "standardised" in a.provenance and a.y is train.y and b.split == "test"
+
+
+def test_standardise_rejects_a_constant_channel() -> None:
+    import torch
+    x = torch.rand(10, 3, 2, 2)
+    x[:, 1] = 0.5
+    with pytest.raises(ValueError, match="constant"):
+        data.standardise(data.Dataset(x, torch.zeros(10), "v", "train"))

@@ -103,7 +103,7 @@ _CIFAR_RECORD = 1 + 3 * 32 * 32
 
 @dataclass(frozen=True)
 class Dataset:
-    """Images as float32 (N, C, H, W) in [0, 1], integer labels, and where they came from."""
+    """Images as float32 (N, C, H, W) (in [0, 1] as loaded), integer labels, and where they came from."""
 
     x: torch.Tensor
     y: torch.Tensor
@@ -372,6 +372,19 @@ def load_dataset(name: str, split: str = "train", data_dir: str | os.PathLike[st
 def cifar10_subset(split: str, n: int | None, seed: int) -> Dataset:
     """A fixed random subset of CIFAR-10 (kept in memory for the runs of one session)."""
     return load_dataset("cifar10", split).subset(n, seed=seed)
+
+
+def standardise(train: Dataset, *others: Dataset) -> tuple[Dataset, ...]:
+    """`train` and `others` with each channel shifted and scaled by the mean and std of `train`'s images."""
+    mean = train.x.mean((0, 2, 3), keepdim=True)
+    std = train.x.std((0, 2, 3), keepdim=True)
+    if not bool(torch.all(std > 0)):
+        raise ValueError(f"cannot standardise {train.variant}/{train.split}: a channel is constant over its "
+                         f"{len(train)} images (std {std.flatten().tolist()}); use more images or raw inputs")
+    note = ("per channel by the training images' mean " + ", ".join(f"{v:.4f}" for v in mean.flatten().tolist())
+            + " and std " + ", ".join(f"{v:.4f}" for v in std.flatten().tolist()))
+    return tuple(Dataset((d.x - mean) / std, d.y, d.variant, d.split, {**d.provenance, "standardised": note})
+                 for d in (train, *others))
 
 
 def dln_task(n: int = 1000, width: int = 10, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

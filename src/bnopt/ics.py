@@ -178,6 +178,7 @@ class RunSpec:
     act_every: int
     depth: int | None = None  # DLN depth (None for VGG)
     seed: int = 0
+    standardise: bool = False  # VGG: standardise each input channel (data.standardise)
 
 
 def _task(spec: RunSpec) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor] | None, str]:
@@ -189,6 +190,8 @@ def _task(spec: RunSpec) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor] |
         raise ValueError(f"model_id={spec.model_id!r}: the ICS page runs 'vgg' or 'dln'")
     tr = data.cifar10_subset("train", spec.train_size, spec.seed)
     te = data.cifar10_subset("test", spec.test_size, spec.seed)
+    if spec.standardise:
+        tr, te = data.standardise(tr, te)
     return (tr.x, tr.y), (te.x, te.y), tr.variant
 
 
@@ -248,7 +251,7 @@ def run_specs(profile: str) -> dict[str, RunSpec]:
         specs[run_key("vgg", method, lr)] = RunSpec(
             "vgg", method, lr, s.vgg_steps, s.vgg_width, s.batch_size, s.train_size, s.test_size,
             s.eval_every, s.vgg_ics_layers if measured else (), s.ics_every, act_vgg, s.record_every,
-            None, s.seed)
+            None, s.seed, standardise=s.vgg_standardise)
     act_dln = tuple(sorted(set(s.dln_fig8_layers)))
     for lr in s.dln_lrs:
         for method in ("standard", "bn"):

@@ -301,6 +301,7 @@ class RunSpec:
     act_layers: tuple[int, ...]
     act_samples: int  # raw activation values kept per record (histograms)
     seed: int = 0
+    standardise: bool = False  # VGG: standardise each input channel (data.standardise)
 
 
 def _task(spec: RunSpec) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor] | None, str]:
@@ -312,6 +313,9 @@ def _task(spec: RunSpec) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor] |
         raise ValueError(f"model_id={spec.model_id!r}: the landscape page runs 'vgg' or 'dln'")
     tr = data.cifar10_subset("train", spec.train_size, spec.seed)
     test = None if spec.test_size == 0 else data.cifar10_subset("test", spec.test_size, spec.seed)
+    if spec.standardise:
+        tr, *rest = data.standardise(tr, *([] if test is None else [test]))
+        test = rest[0] if rest else None
     return (tr.x, tr.y), None if test is None else (test.x, test.y), tr.variant
 
 
@@ -360,7 +364,7 @@ def run_specs(profile: str) -> dict[str, RunSpec]:
                 s.vgg_eta[0], s.vgg_eta[1], s.n_etas, s.vgg_random_directions and norm in ("none", "bn"),
                 s.vgg_sharpness_every if norm in ("none", "bn") else 0, s.lanczos_iters,
                 s.vgg_theorem_every, s.vgg_theorem_layer, s.theorem_units,
-                s.vgg_act_every, s.act_layers, s.act_samples, s.seed)
+                s.vgg_act_every, s.act_layers, s.act_samples, s.seed, standardise=s.vgg_standardise)
         specs[f"dln-{norm}"] = RunSpec(
             "dln", norm, None, s.dln_lr, s.dln_steps, None, s.dln_samples, 0, None, s.dln_probe_every,
             s.dln_probe_every_early, s.dln_eta[0], s.dln_eta[1], s.n_etas,

@@ -136,6 +136,7 @@ class LandscapeSettings:
     lanczos_iters: int = 20  # Lanczos steps per top-eigenvalue estimate
     theorem_units: int = 4  # units per Thm 4.2 check (Thm 4.1 checks every unit)
     seed: int = 0
+    vgg_standardise: bool = True  # book: [S] does not say; each input channel to mean 0, std 1 (data.standardise)
 
 
 _register("landscape",
@@ -145,15 +146,15 @@ _register("landscape",
                vgg_probe_every=25, vgg_sharpness_every=250, vgg_theorem_every=500, vgg_act_every=100,
                dln_probe_every=50),
            "ci": LandscapeSettings(
-               vgg_width=4, vgg_steps=200, vgg_train_size=2560, vgg_test_size=500, vgg_eval_every=50,
-               vgg_probe_every=20, vgg_probe_every_early=5, vgg_random_directions=False,
-               vgg_sharpness_every=50, vgg_theorem_every=100, vgg_act_every=20,
+               vgg_width=4, vgg_steps=600, vgg_train_size=2560, vgg_test_size=500, vgg_eval_every=150,
+               vgg_probe_every=60, vgg_probe_every_early=15, vgg_random_directions=False,
+               vgg_sharpness_every=150, vgg_theorem_every=300, vgg_act_every=60,
                dln_steps=1500, dln_probe_every=50, dln_probe_every_early=20, dln_sharpness_every=300,
                dln_theorem_every=750, n_etas=6, lanczos_iters=10)},
           {"paper": "nothing but the probe interval (every 10th VGG / DLN step instead of every step).",
            "workstation": "the VGG to width 16 on 20,000 images for 3,000 steps and probes less often; "
                           "the DLN is at paper scale.",
-           "ci": "the VGG to width 4 on 2,560 images for 200 steps (no random-direction probes), the "
+           "ci": "the VGG to width 4 on 2,560 images for 600 steps (no random-direction probes), the "
                  "DLN to 1,500 steps, probes to 6 step sizes, fewer of them, and Lanczos to 10 steps."})
 # --- end: landscape ---
 
@@ -290,21 +291,22 @@ class ICSSettings:
     eval_every: int = 500  # book: test accuracy every this many steps
     units: int = 8  # book: random units followed per layer (quantiles drawn for the first)
     seed: int = 0  # initial weights, minibatch order, data subset, sampled units
+    vgg_standardise: bool = True  # book: [S] does not say; each input channel to mean 0, std 1 (data.standardise)
 
 
 _register("ics",
           {"paper": ICSSettings(),
            "workstation": ICSSettings(vgg_width=16, vgg_steps=2_000, train_size=None, test_size=None,
                                       ics_every=20, record_every=20, eval_every=200),
-           "ci": ICSSettings(vgg_width=8, vgg_steps=200, train_size=10_000, test_size=1_000,
-                             ics_every=10, record_every=10, eval_every=50)},
+           "ci": ICSSettings(vgg_width=8, vgg_steps=600, train_size=10_000, test_size=1_000,
+                             ics_every=30, record_every=30, eval_every=150)},
           {"paper": "nothing: VGG (width 64) for 15,000 SGD steps on all of CIFAR-10 and the "
                     "25-layer DLN for 10,000 GD steps, as in [S] App. A.",
            "workstation": "VGG is 4x narrower (width 16) and trains 2,000 instead of 15,000 steps "
                           "on all of CIFAR-10; the DLN is the paper's.",
-           "ci": "VGG is 8x narrower (width 8) and trains 200 instead of 15,000 steps on 10,000 "
+           "ci": "VGG is 8x narrower (width 8) and trains 600 instead of 15,000 steps on 10,000 "
                  "CIFAR-10 training images (tested on 1,000); the DLN is the paper's (10,000 "
-                 "full-batch steps). Claims about final accuracy are judged after 200 steps, early in "
+                 "full-batch steps). Claims about final accuracy are judged after 600 steps, early in "
                  "training, where the paper's runs go on for 15,000."})
 # --- end: ics ---
 
