@@ -101,8 +101,15 @@ if not landscape.made_progress(runs["vgg-none"].arrays):
         "*not testable at this scale*: the verdicts below judge the DLN alone and say so. In [S] the "
         "standard VGG does train (80 % test accuracy after 15,000 steps)."))
 else:
-    display(Markdown(f"Both VGG nets train: final / initial training loss {progress['vgg-none']:.2f} "
-                     f"(standard) and {progress['vgg-bn']:.2f} (BN)."))
+    early_vgg = {k: landscape.early_progress(runs[k].arrays) for k in ("vgg-none", "vgg-bn")}
+    plateau = early_vgg["vgg-none"] >= landscape.PROGRESS_FACTOR
+    display(Markdown(
+        f"Both VGG nets train: final / initial training loss {progress['vgg-none']:.2f} (standard) and "
+        f"{progress['vgg-bn']:.2f} (BN). At the end of the first 10 % of training, the window S6 judges, "
+        f"the ratio is {early_vgg['vgg-none']:.2f} (standard) and {early_vgg['vgg-bn']:.2f} (BN)"
+        + (": the standard net is still on its initial plateau there, where its gradients, and with them "
+           "the gradient changes S5–S7 measure, are small because it is barely moving. Read the VGG "
+           "comparison as one between a net that has not started and one that has." if plateau else ".")))
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "[S] Fig. 9: the same three measures for the 25-layer deep linear network trained by full-batch gradient descent, step sizes η ∈ [0.01, 30] × lr (all panels log scale).", "name": "fig-landscape-dln"}}
 landscape_plots.landscape_figure(runs, "dln");

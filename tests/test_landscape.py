@@ -281,3 +281,12 @@ def test_loss_rises_counts_increases_and_the_largest_factor() -> None:
     """Rises are counted step by step; a monotone run has none (factor 1)."""
     assert landscape.loss_rises({"loss": np.array([4.0, 2.0, 3.0, 1.0, 2.5])}) == (2, 4, 2.5)
     assert landscape.loss_rises({"loss": np.array([3.0, 2.0, 1.0])}) == (0, 2, 1.0)
+
+
+def test_early_progress_reads_the_end_of_the_first_tenth() -> None:
+    """Loss 10 → 0 linearly over 200 steps: the first 20 steps end at steps 18–19, mean 9.075 / 10."""
+    res = {"loss": np.linspace(10.0, 0.0, 201)[:200], "planned_steps": np.array(200)}
+    assert landscape.early_progress(res) == pytest.approx((9.1 + 9.05) / 2 / 10.0)
+    flat = {"loss": np.full(50, 2.3), "planned_steps": np.array(50)}
+    assert landscape.early_progress(flat) == pytest.approx(1.0)
+    assert np.isnan(landscape.early_progress({"loss": np.zeros(10), "planned_steps": np.array(10)}))

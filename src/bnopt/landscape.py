@@ -440,6 +440,14 @@ def training_progress(res: Mapping[str, np.ndarray]) -> float:
     return smoothed_final_loss(res) / first if first > 0 else math.nan
 
 
+def early_progress(res: Mapping[str, np.ndarray], fraction: float = 0.1) -> float:
+    """Training loss at the end of the first `fraction` of the run (mean of its last tenth) over the loss at step 0."""
+    loss = np.asarray(res["loss"], dtype=float)
+    end = min(len(loss), max(1, int(round(fraction * int(res["planned_steps"])))))
+    first = float(loss[0])
+    return float(loss[end - max(1, end // 10):end].mean()) / first if first > 0 else math.nan
+
+
 def loss_rises(res: Mapping[str, np.ndarray]) -> tuple[int, int, float]:
     """(steps whose full-batch loss rose, steps, largest one-step rise factor): edge-of-stability signs."""
     loss = np.asarray(res["loss"], dtype=float)
