@@ -108,8 +108,9 @@ else:
         f"{progress['vgg-bn']:.2f} (BN). At the end of the first 10 % of training, the window S6 judges, "
         f"the ratio is {early_vgg['vgg-none']:.2f} (standard) and {early_vgg['vgg-bn']:.2f} (BN)"
         + (": the standard net is still on its initial plateau there, where its gradients, and with them "
-           "the gradient changes S5–S7 measure, are small because it is barely moving. Read the VGG "
-           "comparison as one between a net that has not started and one that has." if plateau else ".")))
+           "the loss and gradient changes S5–S7 measure, are small because it is barely moving. Early in "
+           "training the VGG comparison is one between a net that has not started and one that has."
+           if plateau else ".")))
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "[S] Fig. 9: the same three measures for the 25-layer deep linear network trained by full-batch gradient descent, step sizes η ∈ [0.01, 30] × lr (all panels log scale).", "name": "fig-landscape-dln"}}
 landscape_plots.landscape_figure(runs, "dln");
