@@ -53,35 +53,13 @@ CHUNK = 500  # fused steps between progress-bar updates (no effect on results)
 
 @numba.njit(cache=True)
 def _mm(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
-    """out = a @ b."""
+    """out = a @ b (pass a transposed view for a.T @ b or a @ b.T)."""
     for i in range(a.shape[0]):
         for j in range(b.shape[1]):
             acc = 0.0
             for m in range(a.shape[1]):
                 acc += a[i, m] * b[m, j]
             out[i, j] = acc
-
-
-@numba.njit(cache=True)
-def _mm_nt(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
-    """out = a @ b.T."""
-    for i in range(a.shape[0]):
-        for j in range(b.shape[0]):
-            acc = 0.0
-            for m in range(a.shape[1]):
-                acc += a[i, m] * b[j, m]
-            out[i, j] = acc
-
-
-@numba.njit(cache=True)
-def _mm_tn(a: np.ndarray, b: np.ndarray, out: np.ndarray) -> None:
-    """out = a.T @ b."""
-    out[:, :] = 0.0
-    for m in range(a.shape[0]):
-        for i in range(a.shape[1]):
-            am = a[m, i]
-            for j in range(b.shape[1]):
-                out[i, j] += am * b[m, j]
 
 
 @numba.njit(cache=True)
@@ -162,11 +140,11 @@ def _loss_and_grads(w: np.ndarray, gamma: np.ndarray, beta: np.ndarray, normed: 
             dbh[:] = gb
             ggamma[k, :] = 0.0
             gbeta[k, :] = 0.0
-        _mm_nt(dah, a[k], gw[k])
+        _mm(dah, a[k].T, gw[k])
         for i in range(d):
             for j in range(d):
                 gw[k, i, j] += dbh[i] * b[k, j]
-        _mm_tn(w[k], dah, ga_next)
+        _mm(w[k].T, dah, ga_next)
         _mtv(w[k], dbh, gb_next)
         ga[:, :] = ga_next
         gb[:] = gb_next
