@@ -140,6 +140,31 @@ def test_executor_gets_only_unfinished_jobs(monkeypatch: pytest.MonkeyPatch) -> 
     assert all(isinstance(r, results.Result) for r in out)
 
 
+def test_jobs_run_on_local_processes_give_the_in_process_results(real_data_dir: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch,
+                                                                  tmp_path: Path) -> None:
+    if not data.available("mnist", real_data_dir):
+        pytest.skip(f"MNIST not found in {real_data_dir}")
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    jobs = [replace(j, lrs=j.lrs[5:7], train_samples=400, eval_samples=200)
+            for j in sweeps.panel_jobs(profiles.settings("sweeps", "ci"), "mnist")[:2]]
+    monkeypatch.setenv("BNOPT_RESULTS_DIR", str(tmp_path / "here"))
+    here = sweeps.run_sweep(jobs, profile="ci", threads=1)
+    monkeypatch.setenv("BNOPT_RESULTS_DIR", str(tmp_path / "workers"))  # the workers inherit it
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:  # spawn: portable
+        there = sweeps.run_sweep(jobs, executor=pool, profile="ci", threads=1)
+    for a, b in zip(here, there):
+        for key in ("final_loss", "train_loss", "diverged_at"):
+            np.testing.assert_array_equal(a[key], b[key])
+
+    def no_training(job: sweeps.SweepJob) -> dict:
+        raise AssertionError(f"{job.label()} trained again instead of loading the workers' result")
+    monkeypatch.setattr(sweeps, "job_outputs", no_training)
+    again = sweeps.run_sweep(jobs, profile="ci", threads=1)
+    np.testing.assert_array_equal(again[1]["final_loss"], here[1]["final_loss"])
+
+
 def test_missing_dataset_gives_a_not_run_panel(monkeypatch: pytest.MonkeyPatch) -> None:
     def absent(name: str, n: int | None) -> None:
         raise data.DataNotFoundError(f"{name}: missing files")
