@@ -262,3 +262,18 @@ def test_standardise_rejects_a_constant_channel() -> None:
     x[:, 1] = 0.5
     with pytest.raises(ValueError, match="constant"):
         data.standardise(data.Dataset(x, torch.zeros(10), "v", "train"))
+
+
+def test_cifar10_task_standardises_both_splits_by_the_training_images(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+    gen = torch.Generator().manual_seed(0)
+    splits = {"train": data.Dataset(torch.rand(30, 3, 2, 2, generator=gen) * 4.0, torch.zeros(30), "v", "train"),
+              "test": data.Dataset(torch.rand(10, 3, 2, 2, generator=gen), torch.zeros(10), "v", "test")}
+    monkeypatch.setattr(data, "cifar10_subset", lambda split, n, seed: splits[split])
+    raw_tr, raw_te = data.cifar10_task(30, 10, 0, standardise_inputs=False)
+    assert raw_tr is splits["train"] and raw_te is splits["test"]
+    tr, te = data.cifar10_task(30, 10, 0, standardise_inputs=True)
+    ref_tr, ref_te = data.standardise(splits["train"], splits["test"])
+    assert torch.equal(tr.x, ref_tr.x) and torch.equal(te.x, ref_te.x)
+    only, none = data.cifar10_task(30, 0, 0, standardise_inputs=True)
+    assert none is None and torch.equal(only.x, ref_tr.x)

@@ -387,6 +387,17 @@ def standardise(train: Dataset, *others: Dataset) -> tuple[Dataset, ...]:
                  for d in (train, *others))
 
 
+def cifar10_task(train_size: int | None, test_size: int | None, seed: int,
+                 standardise_inputs: bool) -> tuple[Dataset, Dataset | None]:
+    """CIFAR-10 training and test subsets (test None if test_size is 0), optionally `standardise`d."""
+    tr = cifar10_subset("train", train_size, seed)
+    te = None if test_size == 0 else cifar10_subset("test", test_size, seed)
+    if standardise_inputs:
+        tr, *rest = standardise(tr, *([] if te is None else [te]))
+        te = rest[0] if rest else None
+    return tr, te
+
+
 def dln_task(n: int = 1000, width: int = 10, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """[S]'s deep-linear-network task: x ~ N(0, I) in R^width, targets A x with A i.i.d. N(0, 1)."""
     gen = torch.Generator().manual_seed(seed)

@@ -188,11 +188,8 @@ def _task(spec: RunSpec) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor] |
             None, "synthetic"
     if spec.model_id != "vgg":
         raise ValueError(f"model_id={spec.model_id!r}: the ICS page runs 'vgg' or 'dln'")
-    tr = data.cifar10_subset("train", spec.train_size, spec.seed)
-    te = data.cifar10_subset("test", spec.test_size, spec.seed)
-    if spec.standardise:
-        tr, te = data.standardise(tr, te)
-    return (tr.x, tr.y), (te.x, te.y), tr.variant
+    tr, te = data.cifar10_task(spec.train_size, spec.test_size, spec.seed, spec.standardise)
+    return (tr.x, tr.y), None if te is None else (te.x, te.y), tr.variant
 
 
 def build_model(spec: RunSpec) -> nn.Sequential:

@@ -311,12 +311,8 @@ def _task(spec: RunSpec) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor] |
         return (x, y), None, "synthetic"
     if spec.model_id != "vgg":
         raise ValueError(f"model_id={spec.model_id!r}: the landscape page runs 'vgg' or 'dln'")
-    tr = data.cifar10_subset("train", spec.train_size, spec.seed)
-    test = None if spec.test_size == 0 else data.cifar10_subset("test", spec.test_size, spec.seed)
-    if spec.standardise:
-        tr, *rest = data.standardise(tr, *([] if test is None else [test]))
-        test = rest[0] if rest else None
-    return (tr.x, tr.y), None if test is None else (test.x, test.y), tr.variant
+    tr, te = data.cifar10_task(spec.train_size, spec.test_size, spec.seed, spec.standardise)
+    return (tr.x, tr.y), None if te is None else (te.x, te.y), tr.variant
 
 
 def run_experiment(spec: RunSpec) -> dict[str, Any]:

@@ -157,7 +157,7 @@ class NoiseInjection(nn.Module):
     s_ij ~ N(σ, r_σ). In evaluation mode it is the identity. Randomness comes from the layer's own
     `torch.Generator`, seeded from the model seed, so runs are reproducible and
     `train.preserved_state` can rewind it. (Random ops inside `torch.func.vmap` need the vmap's
-    `randomness` argument; the vmapped sweeps use plain BN.)
+    `randomness` argument; nothing here vmaps a noisy net: `landscape.is_pure` excludes them.)
     """
 
     def __init__(self, num_features: int, seed: int, spec: NoiseSpec = NoiseSpec()) -> None:
