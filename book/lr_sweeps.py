@@ -101,17 +101,18 @@ book.show_table([v.as_row() for v in sweeps.verdicts(panels, profile)])
 # one-epoch trainings. The sweep is a list of independent jobs (`sweeps.sweep_jobs(settings)`:
 # one method × `lr_a` × dataset × chunk of learning rates, all seeds), each stored as its own result,
 # so an interrupted sweep restarts from the finished jobs. `sweeps.run_sweep(jobs, executor=...)`
-# hands the unfinished ones to any `concurrent.futures`-style executor; nothing here schedules
-# jobs itself:
+# hands the unfinished ones to a `concurrent.futures`-style executor; nothing here schedules jobs
+# itself. The default, `"local"`, is a pool of local worker processes, as many as the cores hold
+# at the threads one job uses (`sweeps.local_workers`): one per core for the one-layer net, and
+# this process alone for a convnet job, which already spreads over every core. This page ran that
+# way. On a cluster, pass the cluster's executor:
 #
 # ```python
-# from concurrent.futures import ProcessPoolExecutor
 # from bnopt import profiles, sweeps
 #
 # settings = profiles.settings("sweeps", "paper")        # device="auto": a GPU when present
 # jobs = sweeps.sweep_jobs(settings)
-# with ProcessPoolExecutor(max_workers=4) as pool:       # local processes, 1/4 of the cores each
-#     sweeps.run_sweep(jobs, executor=pool, profile="paper", threads=4)
+# sweeps.run_sweep(jobs, profile="paper", threads=4)     # local processes, 4 threads each
 # # on a cluster: executor=dask.distributed.Client(...).get_executor(),
 # #   or executor=submitit.AutoExecutor(folder="slurm-logs") for Slurm,
 # #   or executor=mpi4py.futures.MPIPoolExecutor() under MPI

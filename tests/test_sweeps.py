@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from bnopt import claims, data, models, profiles, results, sweeps, train
+from bnopt import claims, data, models, profiles, results, runtime, sweeps, train
 
 
 def _toy(model_id: str, n: int = 300, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -112,11 +112,11 @@ def test_interrupted_sweep_restarts_from_finished_jobs(monkeypatch: pytest.Monke
     first: list[str] = []
     monkeypatch.setattr(sweeps, "job_outputs", _fake_outputs(first, fail_after=2))
     with pytest.raises(KeyboardInterrupt):
-        sweeps.run_sweep(jobs, profile="ci", threads=1)
+        sweeps.run_sweep(jobs, None, profile="ci", threads=1)
     assert len(first) == 2
     second: list[str] = []
     monkeypatch.setattr(sweeps, "job_outputs", _fake_outputs(second))
-    done = sweeps.run_sweep(jobs, profile="ci", threads=1)
+    done = sweeps.run_sweep(jobs, None, profile="ci", threads=1)
     assert second == [j.label() for j in jobs[2:]]  # only the unfinished jobs ran
     assert [float(r["final_loss"][0, 0]) for r in done[:2]] == [1.0, 2.0]  # reused, not rerun
 
@@ -125,7 +125,7 @@ def test_executor_gets_only_unfinished_jobs(monkeypatch: pytest.MonkeyPatch) -> 
     jobs = sweeps.panel_jobs(profiles.settings("sweeps", "ci"), "mnist")
     calls: list[str] = []
     monkeypatch.setattr(sweeps, "job_outputs", _fake_outputs(calls))
-    sweeps.run_sweep(jobs[:1], profile="ci", threads=1)
+    sweeps.run_sweep(jobs[:1], None, profile="ci", threads=1)
 
     class Counting(ThreadPoolExecutor):
         submitted = 0
@@ -145,15 +145,21 @@ def test_jobs_run_on_local_processes_give_the_in_process_results(real_data_dir: 
                                                                   tmp_path: Path) -> None:
     if not data.available("mnist", real_data_dir):
         pytest.skip(f"MNIST not found in {real_data_dir}")
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
     jobs = [replace(j, lrs=j.lrs[5:7], train_samples=400, eval_samples=200)
             for j in sweeps.panel_jobs(profiles.settings("sweeps", "ci"), "mnist")[:2]]
     monkeypatch.setenv("BNOPT_RESULTS_DIR", str(tmp_path / "here"))
-    here = sweeps.run_sweep(jobs, profile="ci", threads=1)
+    here = sweeps.run_sweep(jobs, None, profile="ci", threads=1)
     monkeypatch.setenv("BNOPT_RESULTS_DIR", str(tmp_path / "workers"))  # the workers inherit it
-    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:  # spawn: portable
-        there = sweeps.run_sweep(jobs, executor=pool, profile="ci", threads=1)
+    monkeypatch.setattr(runtime, "available_cores", lambda: 2)  # room for two 1-thread workers anywhere
+    started: list[int] = []
+    real_pool = sweeps.ProcessPoolExecutor
+
+    def recording_pool(workers: int, **kwargs: object) -> object:
+        started.append(workers)
+        return real_pool(workers, **kwargs)
+    monkeypatch.setattr(sweeps, "ProcessPoolExecutor", recording_pool)
+    there = sweeps.run_sweep(jobs, profile="ci", threads=1)  # the default: local processes
+    assert started == [2]
     for a, b in zip(here, there):
         for key in ("final_loss", "train_loss", "diverged_at"):
             np.testing.assert_array_equal(a[key], b[key])
@@ -162,7 +168,46 @@ def test_jobs_run_on_local_processes_give_the_in_process_results(real_data_dir: 
         raise AssertionError(f"{job.label()} trained again instead of loading the workers' result")
     monkeypatch.setattr(sweeps, "job_outputs", no_training)
     again = sweeps.run_sweep(jobs, profile="ci", threads=1)
+    assert started == [2]  # everything stored: no pool started
     np.testing.assert_array_equal(again[1]["final_loss"], here[1]["final_loss"])
+
+
+def test_local_workers_fill_the_cores_at_the_threads_of_a_job(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(runtime.THREADS_ENV, raising=False)
+    monkeypatch.setattr(runtime, "available_cores", lambda: 8)
+    settings = profiles.settings("sweeps", "ci")
+    linear = [replace(j, device="cpu") for j in sweeps.panel_jobs(settings, "mnist")]
+    conv = [replace(j, device="cpu") for j in sweeps.panel_jobs(settings, "cifar10")]
+    assert sweeps.local_workers(linear) == (min(8, len(linear)), 1)  # one-layer net: 1 thread a job
+    assert sweeps.local_workers(conv) == (1, 8)  # a convnet job uses every core: this process
+    assert sweeps.local_workers(conv, threads=2) == (min(4, len(conv)), 2)
+    assert sweeps.local_workers(linear[:1]) == (1, 1)  # never more workers than jobs
+    assert sweeps.local_workers([]) == (1, None)
+    with pytest.raises(ValueError, match="threads=0"):
+        sweeps.local_workers(linear, threads=0)
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="CUDA is not available"):
+            sweeps.local_workers([replace(linear[0], device="cuda")])
+
+
+def test_default_executor_runs_in_this_process_when_one_worker_fits(monkeypatch: pytest.MonkeyPatch) -> None:
+    jobs = sweeps.panel_jobs(profiles.settings("sweeps", "ci"), "mnist")
+    monkeypatch.setattr(runtime, "available_cores", lambda: 1)
+    monkeypatch.setattr(sweeps, "ProcessPoolExecutor", None)  # any pool would fail
+    calls: list[str] = []
+    monkeypatch.setattr(sweeps, "job_outputs", _fake_outputs(calls))  # only seen in this process
+    out = sweeps.run_sweep(jobs, profile="ci", threads=1)
+    assert calls == [j.label() for j in jobs] and len(out) == len(jobs)
+    with pytest.raises(ValueError, match="executor='processes'"):
+        sweeps.run_sweep(jobs, "processes", profile="ci")
+
+
+def test_load_only_never_hands_out_a_missing_job(monkeypatch: pytest.MonkeyPatch) -> None:
+    jobs = sweeps.panel_jobs(profiles.settings("sweeps", "ci"), "mnist")
+    monkeypatch.setattr(runtime, "available_cores", lambda: 8)
+    monkeypatch.setattr(sweeps, "ProcessPoolExecutor", None)  # a pool would fail differently
+    with results.load_only(), pytest.raises(results.ResultMissing):
+        sweeps.run_sweep(jobs, profile="ci", threads=1)
 
 
 def test_missing_dataset_gives_a_not_run_panel(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -197,6 +197,11 @@ def save(name: str, config: Any, outputs: Outputs, *, profile: str, wall_time_s:
     return Result(arrays, meta, final)
 
 
+def loading_only() -> bool:
+    """Whether this process is inside a `load_only()` block."""
+    return _LOAD_ONLY
+
+
 @contextmanager
 def load_only() -> Iterator[None]:
     """Within this block `load_or_run` never runs an experiment: a missing result raises ResultMissing."""

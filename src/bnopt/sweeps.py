@@ -23,10 +23,12 @@ one at a time.
 
 Jobs, resumability and executors. A sweep is a list of independent `SweepJob`s (one dataset ×
 method × lr_a × chunk of lrs, all seeds); each is its own `results.load_or_run` entry, so an
-interrupted sweep restarts from the finished jobs. `run_sweep(jobs, executor=...)` hands the jobs
-to any `concurrent.futures`-style executor (anything with `submit(fn, *args)` returning a future
-with `result()`): `ProcessPoolExecutor` locally, `dask.distributed.Client(...).get_executor()` on
-a cluster, `submitit.AutoExecutor(...)` for Slurm, `mpi4py.futures.MPIPoolExecutor` under MPI.
+interrupted sweep restarts from the finished jobs. By default `run_sweep` runs the unfinished jobs
+on local worker processes (`ProcessPoolExecutor`), as many as the cores hold at the threads one job
+uses (`local_workers`; one job that fills the machine runs in this process). `run_sweep(jobs,
+executor=...)` hands them to any other `concurrent.futures`-style executor (anything with
+`submit(fn, *args)` returning a future with `result()`): `dask.distributed.Client(...).get_executor()`
+on a cluster, `submitit.AutoExecutor(...)` for Slurm, `mpi4py.futures.MPIPoolExecutor` under MPI.
 The results folder ($BNOPT_RESULTS_DIR) must then be on a filesystem the workers share.
 
 Claims: C10 (`verdict_c10`) and C11 (`verdict_c11`); `near_best_width` gives the width of the
@@ -37,8 +39,10 @@ from __future__ import annotations
 
 import functools
 import math
+import multiprocessing
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,6 +59,7 @@ PANELS: dict[str, str] = {"mnist": "mnist_linear", "fashion-mnist": "conv2", "ci
 PANEL_LABEL: dict[str, str] = {"mnist": "MNIST, one-layer net", "fashion-mnist": "Fashion-MNIST, 2-conv net",
                                "cifar10": "CIFAR-10, 2-conv-3-FC net"}
 NOT_RUN = "not run: data not found"
+LOCAL = "local"  # run_sweep's default executor: local worker processes (see `local_workers`)
 JOB_RESULT = "sweeps_job"
 PANEL_RESULT = "sweeps_panel"
 
@@ -258,23 +263,61 @@ def run_job(job: SweepJob, profile: str, threads: int | None = None) -> results.
     return results.load_or_run(JOB_RESULT, job_outputs, job, profile=profile)
 
 
-def run_sweep(jobs: Sequence[SweepJob], executor: Any = None, *, profile: str = "ci",
-              threads: int | None = None) -> list[results.Result]:
-    """Results of all `jobs`, reusing finished ones; the others run in-process or on `executor`.
+def local_workers(jobs: Sequence[SweepJob], threads: int | None = None) -> tuple[int, int | None]:
+    """(worker processes, threads each) for `jobs` on this machine: cores // threads per job, 1 on a GPU.
 
-    executor: None runs the jobs one after another in this process (each already vectorised over
-    its runs, using `threads` threads, default `runtime.recommended_threads`). Otherwise any `concurrent.futures`-style
-    executor (`submit(fn, *args)` returning a future with `.result()`): `ProcessPoolExecutor(k)`
-    with threads = cores // k, `dask.distributed.Client(...).get_executor()`,
-    `submitit.AutoExecutor(folder)` (Slurm), `mpi4py.futures.MPIPoolExecutor()`. Workers write
-    their results into $BNOPT_RESULTS_DIR, which must be a folder they all share.
+    threads None = `runtime.recommended_threads` of the jobs' nets: 1 for the one-layer net (so one
+    process per core), every core for a convnet (so one process: the job is already spread over
+    the cores). Jobs on an accelerator share it from one process. Never more workers than jobs.
     """
-    done: list[results.Result | None] = [results.load(JOB_RESULT, job) for job in jobs]
-    if executor is None:
-        return [res if res is not None else run_job(job, profile, threads) for job, res in zip(jobs, done)]
+    if not jobs or any(runtime.resolve_device(job.device).type != "cpu" for job in jobs):
+        return 1, threads
+    per_job = threads if threads is not None else max(runtime.recommended_threads(j.model_id) for j in jobs)
+    if per_job < 1:
+        raise ValueError(f"threads={threads} must be >= 1 (or None for the measured recommendation)")
+    return max(1, min(len(jobs), runtime.available_cores() // per_job)), per_job
+
+
+def _gather(jobs: Sequence[SweepJob], done: list[results.Result | None], executor: Any, profile: str,
+            threads: int | None) -> list[results.Result]:
+    """Submit the unfinished jobs to `executor`; the results of all jobs, in order."""
     futures = {i: executor.submit(run_job, job, profile, threads)
                for i, (job, res) in enumerate(zip(jobs, done)) if res is None}
     return [res if res is not None else futures[i].result() for i, res in enumerate(done)]
+
+
+def run_sweep(jobs: Sequence[SweepJob], executor: Any = LOCAL, *, profile: str = "ci",
+              threads: int | None = None) -> list[results.Result]:
+    """Results of all `jobs`, reusing finished ones; the others run on local processes or `executor`.
+
+    executor: "local" (default) runs them on `local_workers(jobs, threads)` worker processes
+    (`ProcessPoolExecutor`, started with "spawn": safe with torch's threads and the same on every
+    OS; a script that calls this needs the usual `if __name__ == "__main__":` guard), or in this
+    process when that is one worker. None runs them one after another in this process (each job is
+    already vectorised over its runs, on `threads` threads, default `runtime.recommended_threads`
+    of its net).
+    Otherwise any `concurrent.futures`-style executor (`submit(fn, *args)` returning a future with
+    `.result()`): `dask.distributed.Client(...).get_executor()`, `submitit.AutoExecutor(folder)`
+    (Slurm), `mpi4py.futures.MPIPoolExecutor()`. Workers write their results into
+    $BNOPT_RESULTS_DIR, which must be a folder they all share. The numbers are the same whichever
+    runs them (tested). Under `results.load_only()` nothing is handed out: a missing job raises.
+    """
+    done: list[results.Result | None] = [results.load(JOB_RESULT, job) for job in jobs]
+    if isinstance(executor, str):
+        if executor != LOCAL:
+            raise ValueError(f"executor={executor!r}: use {LOCAL!r} (local processes), None (this process) "
+                             "or a concurrent.futures-style executor object")
+        workers, per_job = local_workers([j for j, res in zip(jobs, done) if res is None], threads)
+        if workers > 1 and not results.loading_only():
+            pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+            try:
+                return _gather(jobs, done, pool, profile, per_job)
+            finally:  # on an interrupt: drop the queued jobs (finished ones are stored), wait for the rest
+                pool.shutdown(wait=True, cancel_futures=True)
+        executor = None
+    if executor is None or results.loading_only():
+        return [res if res is not None else run_job(job, profile, threads) for job, res in zip(jobs, done)]
+    return _gather(jobs, done, executor, profile, threads)
 
 
 # --- settings, panels, run_all -------------------------------------------------------------------
@@ -352,7 +395,7 @@ def panel_config(settings: Any, dataset: str) -> dict[str, Any]:
     return {"dataset": dataset, "settings": results.config_dict(settings)}
 
 
-def run_panel(settings: Any, dataset: str, profile: str, executor: Any = None,
+def run_panel(settings: Any, dataset: str, profile: str, executor: Any = LOCAL,
               threads: int | None = None) -> results.Result:
     """One panel of Fig. 3 (loaded if stored; jobs reused if finished), or a 'not run' result."""
     config = panel_config(settings, dataset)
@@ -370,7 +413,7 @@ def run_panel(settings: Any, dataset: str, profile: str, executor: Any = None,
         config, profile=profile)
 
 
-def run_all(profile: str, executor: Any = None, threads: int | None = None) -> dict[str, results.Result]:
+def run_all(profile: str, executor: Any = LOCAL, threads: int | None = None) -> dict[str, results.Result]:
     """Every panel of the section at `profile`: dataset -> Result (see `run_panel`)."""
     settings = profiles.settings(SECTION, profile)
     return {d: run_panel(settings, d, profile, executor, threads) for d in settings.datasets}
