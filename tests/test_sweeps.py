@@ -172,6 +172,22 @@ def test_jobs_run_on_local_processes_give_the_in_process_results(real_data_dir: 
     np.testing.assert_array_equal(again[1]["final_loss"], here[1]["final_loss"])
 
 
+def test_an_interrupt_ends_the_local_workers_at_once() -> None:
+    import multiprocessing
+    import time
+    pool = sweeps.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"))
+    futures = [pool.submit(time.sleep, 60) for _ in range(5)]  # two running, the rest queued
+    deadline = time.monotonic() + 60
+    while sum(f.running() for f in futures) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    processes = list(pool._processes.values())
+    start = time.monotonic()
+    sweeps._end_workers(pool)
+    assert time.monotonic() - start < 15  # not the 60 s of a running job
+    assert processes and all(p.exitcode is not None for p in processes)  # ended and reaped
+    assert all(f.done() for f in futures)  # nothing left running or queued
+
+
 def test_local_workers_fill_the_cores_at_the_threads_of_a_job(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(runtime.THREADS_ENV, raising=False)
     monkeypatch.setattr(runtime, "available_cores", lambda: 8)

@@ -286,6 +286,22 @@ def _gather(jobs: Sequence[SweepJob], done: list[results.Result | None], executo
     return [res if res is not None else futures[i].result() for i, res in enumerate(done)]
 
 
+def _end_workers(pool: ProcessPoolExecutor) -> None:
+    """Cancel the queued jobs and end the workers now (an interrupt); finished jobs are already stored.
+
+    A result is written to a temporary folder and renamed into place, so a killed worker leaves no
+    half-written result; its job reruns next time. (Python 3.14 has `terminate_workers`; before, the
+    pool's processes are reached through its `_processes`.)
+    """
+    terminate = getattr(pool, "terminate_workers", None)
+    if terminate is not None:
+        terminate()
+        return
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        proc.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)  # the pool, now broken, reaps its workers and fails the rest
+
+
 def run_sweep(jobs: Sequence[SweepJob], executor: Any = LOCAL, *, profile: str = "ci",
               threads: int | None = None) -> list[results.Result]:
     """Results of all `jobs`, reusing finished ones; the others run on local processes or `executor`.
@@ -312,7 +328,10 @@ def run_sweep(jobs: Sequence[SweepJob], executor: Any = LOCAL, *, profile: str =
             pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
             try:
                 return _gather(jobs, done, pool, profile, per_job)
-            finally:  # on an interrupt: drop the queued jobs (finished ones are stored), wait for the rest
+            except KeyboardInterrupt:
+                _end_workers(pool)
+                raise
+            finally:  # after a failed job: drop the queued ones, let the running ones finish and store
                 pool.shutdown(wait=True, cancel_futures=True)
         executor = None
     if executor is None or results.loading_only():
