@@ -176,13 +176,17 @@ def test_an_interrupt_ends_the_local_workers_at_once() -> None:
     import multiprocessing
     import time
     pool = sweeps.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"))
-    futures = [pool.submit(time.sleep, 60) for _ in range(5)]  # two running, the rest queued
-    deadline = time.monotonic() + 60
-    while sum(f.running() for f in futures) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    processes = list(pool._processes.values())
-    start = time.monotonic()
-    sweeps._end_workers(pool)
+    try:
+        futures = [pool.submit(time.sleep, 60) for _ in range(5)]  # two running, the rest queued
+        deadline = time.monotonic() + 60
+        while sum(f.running() for f in futures) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        processes = list(pool._processes.values())
+        start = time.monotonic()
+        sweeps._end_workers(pool)
+    finally:  # never leave sleeping workers behind, whatever failed above
+        for proc in list((pool._processes or {}).values()):
+            proc.kill()
     assert time.monotonic() - start < 15  # not the 60 s of a running job
     assert processes and all(p.exitcode is not None for p in processes)  # ended and reaped
     assert all(f.done() for f in futures)  # nothing left running or queued
