@@ -112,7 +112,7 @@ book.show_table([v.as_row() for v in sweeps.verdicts(panels, profile)])
 #
 # settings = profiles.settings("sweeps", "paper")        # device="auto": a GPU when present
 # jobs = sweeps.sweep_jobs(settings)
-# sweeps.run_sweep(jobs, profile="paper", threads=4)     # local processes, 4 threads each
+# sweeps.run_sweep(jobs, profile="paper", threads=4)     # local processes, 4 threads each (on a CPU)
 # # on a cluster: executor=dask.distributed.Client(...).get_executor(),
 # #   or executor=submitit.AutoExecutor(folder="slurm-logs") for Slurm,
 # #   or executor=mpi4py.futures.MPIPoolExecutor() under MPI
