@@ -319,12 +319,14 @@ def run_sweep(jobs: Sequence[SweepJob], executor: Any = LOCAL, *, profile: str =
     runs them (tested). Under `results.load_only()` nothing is handed out: a missing job raises.
     """
     done: list[results.Result | None] = [results.load(JOB_RESULT, job) for job in jobs]
+    if isinstance(executor, str) and executor != LOCAL:
+        raise ValueError(f"executor={executor!r}: use {LOCAL!r} (local processes), None (this process) "
+                         "or a concurrent.futures-style executor object")
+    if results.loading_only():
+        executor = None  # a missing job raises ResultMissing here, in this process
     if isinstance(executor, str):
-        if executor != LOCAL:
-            raise ValueError(f"executor={executor!r}: use {LOCAL!r} (local processes), None (this process) "
-                             "or a concurrent.futures-style executor object")
         workers, per_job = local_workers([j for j, res in zip(jobs, done) if res is None], threads)
-        if workers > 1 and not results.loading_only():
+        if workers > 1:
             pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
             try:
                 return _gather(jobs, done, pool, profile, per_job)
@@ -334,7 +336,7 @@ def run_sweep(jobs: Sequence[SweepJob], executor: Any = LOCAL, *, profile: str =
             finally:  # after a failed job: drop the queued ones, let the running ones finish and store
                 pool.shutdown(wait=True, cancel_futures=True)
         executor = None
-    if executor is None or results.loading_only():
+    if executor is None:
         return [res if res is not None else run_job(job, profile, threads) for job, res in zip(jobs, done)]
     return _gather(jobs, done, executor, profile, threads)
 
