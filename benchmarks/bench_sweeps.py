@@ -5,7 +5,9 @@ the loss on 1,000 images at initialisation, one epoch of minibatch 100, then the
 images again (what `train_many` returns); on the one-layer MNIST net, the 2-conv
 net and the CIFAR-10 2-conv-3-FC net at their `ci` widths. Synthetic images of the right shape
 (speed does not depend on pixel values). Each net: the best of `--repeats` timings of each side.
-Target: >= 5x for mnist_linear and conv2.
+Target: >= 5x for mnist_linear and conv2. For conv2 it also prints where the wide step's time goes:
+its second conv (a grouped conv, 2 -> 4 channels per run at `ci` width) against the same conv run by
+run, and the ratio the wide net would reach were that conv free.
 
     PYTHONPATH=src python benchmarks/bench_sweeps.py [--threads 2] [--samples 2000] [--repeats 2]
         [--nets mnist_linear conv2 cifar_conv2fc3]
@@ -14,11 +16,14 @@ Target: >= 5x for mnist_linear and conv2.
 from __future__ import annotations
 
 import argparse
+import math
 import time
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 
-from bnopt import models, profiles, runtime, sweeps, train
+from bnopt import models, profiles, runtime, sweeps, train, wide
 
 NETS = ("mnist_linear", "conv2", "cifar_conv2fc3")
 TARGET = {"mnist_linear": 5.0, "conv2": 5.0}  # cifar_conv2fc3: no target, reported
@@ -47,6 +52,56 @@ def vectorised(model_id: str, runs: list[tuple[float, float, int]], xy, width: i
     start = time.perf_counter()
     sweeps.train_many(model_id, "bn", runs, xy, width=width, bn_eps=1e-3, eval_data=(xy[0][:1000], xy[1][:1000]))
     return time.perf_counter() - start
+
+
+def _best_ms(fn, repeats: int) -> float:
+    """Best of `repeats` means of 10 calls of fn, in milliseconds (after 3 warm-up calls)."""
+    for _ in range(3):
+        fn()
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(10):
+            fn()
+        best = min(best, (time.perf_counter() - start) / 10)
+    return 1e3 * best
+
+
+def second_conv_share(model_id: str, n_runs: int, width: int | None, xy, repeats: int) -> tuple[float, float, float]:
+    """Milliseconds of one wide training step, and of its second conv (forward + backward) grouped and run by run.
+
+    The second conv's input is what the first block makes of a minibatch of 100 (run by run:
+    one ordinary conv per run on its own channels, as the sequential side does).
+    """
+    net = models.build(model_id, "bn", width=width, bn_eps=1e-3, seed=0)
+    conv = [m for m in net.modules() if isinstance(m, nn.Conv2d)][1]
+    seen: list[torch.Tensor] = []
+    handle = conv.register_forward_pre_hook(lambda _m, args: seen.append(args[0].detach()))
+    with torch.no_grad():
+        net(xy[0][:100])
+    handle.remove()
+    h1 = seen[0]  # (100, C_in, H, W) of one run
+    w1 = conv.weight.detach()
+    cl = torch.channels_last
+    h = h1.repeat(1, n_runs, 1, 1).contiguous(memory_format=cl).requires_grad_()
+    w = w1.repeat(n_runs, 1, 1, 1).requires_grad_()
+    g = torch.randn_like(F.conv2d(h, w, None, conv.stride, conv.padding, groups=n_runs))
+    grouped = _best_ms(lambda: torch.autograd.grad(
+        F.conv2d(h, w, None, conv.stride, conv.padding, groups=n_runs), (h, w), g), repeats)
+    hs = [h1.clone().requires_grad_() for _ in range(n_runs)]
+    ws = [w1.clone().requires_grad_() for _ in range(n_runs)]
+    gs = [part.contiguous() for part in g.chunk(n_runs, 1)]
+    one_by_one = _best_ms(lambda: [torch.autograd.grad(F.conv2d(a, b, None, conv.stride, conv.padding), (a, b), c)
+                                   for a, b, c in zip(hs, ws, gs)], repeats)
+    layers, init, _ = sweeps.wide_net(model_id, "bn", [0, 1], width=width, bn_eps=1e-3)
+    half = n_runs // 2
+    group = torch.tensor([0] * half + [1] * (n_runs - half))
+    params = {k: v[group].contiguous() for k, v in init.items()}
+    x = torch.stack([xy[0][:100], xy[0][100:200]])
+    y = xy[1][:100].repeat(n_runs, 1)
+    step = _best_ms(lambda: wide.loss_and_grads(layers, params, x, y, [half, n_runs - half],
+                                                models.loss_fn(model_id)), repeats)
+    return step, grouped, one_by_one
 
 
 def main() -> None:
@@ -78,6 +133,12 @@ def main() -> None:
         verdict = "-" if target is None else f">= {target:g}x {'ok' if ratio >= target else 'below target'}"
         print(f"{model_id:<16}{str(widths[model_id]):>6}{t_seq:>14.2f}{t_vec:>14.2f}{ratio:>7.1f}x  {verdict}",
               flush=True)
+        if model_id == "conv2":
+            step, grouped, one_by_one = second_conv_share(model_id, len(runs), widths[model_id], xy, args.repeats)
+            print(f"  where the wide step goes: {step:.1f} ms per step; its second conv (forward + backward) "
+                  f"{grouped:.1f} ms grouped, {one_by_one:.1f} ms run by run ({one_by_one / grouped:.1f}x); "
+                  f"were the wide net's second conv free, the ratio would be about {ratio * step / (step - grouped):.1f}x",
+                  flush=True)
 
 
 if __name__ == "__main__":
