@@ -67,7 +67,7 @@ def _best_ms(fn, repeats: int) -> float:
     return 1e3 * best
 
 
-def second_conv_share(model_id: str, n_runs: int, width: int | None, xy, repeats: int) -> tuple[float, float, float]:
+def second_conv_ms(model_id: str, n_runs: int, width: int | None, xy, repeats: int) -> tuple[float, float, float]:
     """Milliseconds of one wide training step, and of its second conv (forward + backward) grouped and run by run.
 
     The second conv's input is what the first block makes of a minibatch of 100 (run by run:
@@ -134,7 +134,7 @@ def main() -> None:
         print(f"{model_id:<16}{str(widths[model_id]):>6}{t_seq:>14.2f}{t_vec:>14.2f}{ratio:>7.1f}x  {verdict}",
               flush=True)
         if model_id == "conv2":
-            step, grouped, one_by_one = second_conv_share(model_id, len(runs), widths[model_id], xy, args.repeats)
+            step, grouped, one_by_one = second_conv_ms(model_id, len(runs), widths[model_id], xy, args.repeats)
             print(f"  where the wide step goes: {step:.1f} ms per step; its second conv (forward + backward) "
                   f"{grouped:.1f} ms grouped, {one_by_one:.1f} ms run by run ({one_by_one / grouped:.1f}x); "
                   f"were the wide net's second conv free, the ratio would be about {ratio * step / (step - grouped):.1f}x",

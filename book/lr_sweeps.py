@@ -57,8 +57,9 @@ panels = sweeps.run_all(profile)
 # layers one batched product, and one BatchNorm over all stacked channels is each run's own BN.
 # One backward pass of the summed per-run losses gives every run's gradient. Every run equals the
 # same run trained alone with `train.train` (tested to float tolerance); a diverged run is frozen
-# and taken out of the batch at its divergence step, so its NaNs cannot reach the others. CIFAR-10 here is the lossy JPEG copy of the dataset
-# (`cifar10-jpeg`), the variant recorded with every result.
+# and taken out of the batch at its divergence step, so its NaNs cannot reach the others. CIFAR-10
+# here is the lossy JPEG copy of the dataset (`cifar10-jpeg`), the variant recorded with every
+# result.
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "Training loss at the end of epoch 1 against the learning rate of the weights (log axes), for GD, BNGD with one shared learning rate, and BNGD with a separate learning rate lr_a for the BatchNorm parameters ([C] Fig. 3). Left to right: MNIST with the one-layer net, Fashion-MNIST with the 2-conv net, CIFAR-10 with the 2-conv-3-FC net. Lines: mean over seeds; bands: minimum to maximum over seeds; crosses above the curves: learning rates at which at least one seed diverged (one row of crosses per method). A panel whose dataset is absent on the machine that built this page says so and shows no data.", "name": "fig-sweeps-loss"}}
 fig = sweeps_plots.plot_sweeps(panels)
