@@ -6,6 +6,8 @@ import gzip
 import hashlib
 import io
 import tarfile
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -95,6 +97,46 @@ def test_missing_files_error_names_files_folder_and_fix(tmp_path: Path) -> None:
     msg = str(info.value)
     assert "train-images-idx3-ubyte.gz" in msg and str(tmp_path / "fashion-mnist") in msg
     assert "BNOPT_DATA_DIR" in msg
+
+
+def test_missing_dataset_lists_every_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(data.DataNotFoundError) as info:
+        data.load_dataset("fashion-mnist", "test", tmp_path, download=False)
+    assert "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz" in str(info.value)
+
+
+def test_failed_download_writes_nothing_into_the_data_folder(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    def unreachable(*args: object, **kwargs: object) -> None:
+        raise urllib.error.URLError("network unreachable")
+
+    monkeypatch.setattr(urllib.request, "urlopen", unreachable)
+    with pytest.raises(data.DataNotFoundError) as info:
+        data.load_dataset("fashion-mnist", "train", tmp_path, download=True)
+    msg = str(info.value)
+    assert "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz" in msg and "network unreachable" in msg
+    assert list(tmp_path.iterdir()) == []  # not even the dataset's folder
+
+
+def test_a_download_that_fails_its_checksum_never_lands(tmp_path: Path) -> None:
+    def wrong_bytes(url: str, dest: Path) -> None:
+        dest.write_bytes(gzip.compress(b"not the official file"))
+
+    specs = list(data.IDX_FILES["mnist"]["test"])
+    with pytest.raises(data.DataNotFoundError, match="sha256"):
+        data.ensure_files(specs, tmp_path / "mnist", "mnist", download=True, fetch=wrong_bytes)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_data_root_is_its_own_error_and_is_not_created(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    typo = tmp_path / "dtaa"
+    with pytest.raises(data.DataRootMissingError, match=f"data folder {typo} .*does not exist"):
+        data.load_dataset("mnist", "train", typo)
+    monkeypatch.setenv("BNOPT_DATA_DIR", str(typo))
+    with pytest.raises(data.DataRootMissingError, match=r"from \$BNOPT_DATA_DIR"):
+        data.load_dataset("cifar10", "train")
+    assert not typo.exists()
 
 
 def test_failed_download_is_a_clear_error(tmp_path: Path) -> None:

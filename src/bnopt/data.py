@@ -48,6 +48,10 @@ class DataNotFoundError(FileNotFoundError):
     """A dataset's files are absent and could not be downloaded."""
 
 
+class DataRootMissingError(DataNotFoundError):
+    """The data folder itself does not exist (a mistyped path, most likely)."""
+
+
 class DataCorruptError(ValueError):
     """A dataset file is present but fails its checksum or format check."""
 
@@ -149,8 +153,7 @@ def _check_file_hash(path: Path, spec: FileSpec) -> None:
 
 
 def fetch_url(url: str, dest: Path, timeout: float = 20.0) -> None:
-    """Download `url` to `dest` (via a temporary file in the same folder)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    """Download `url` to `dest` (via a temporary file in the same folder, which must exist)."""
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.")
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp, os.fdopen(fd, "wb") as out:
@@ -161,8 +164,24 @@ def fetch_url(url: str, dest: Path, timeout: float = 20.0) -> None:
             os.unlink(tmp)
 
 
+def verify_file(path: Path, spec: FileSpec) -> None:
+    """Raise DataCorruptError unless `path` matches every checksum `spec` knows."""
+    _check_file_hash(path, spec)
+    if spec.raw_sha256 is not None:
+        _check_raw_hash(_read_gzip(path), path, spec)
+
+
+def _check_raw_hash(raw: bytes, path: Path, spec: FileSpec) -> str:
+    """sha256 of decompressed bytes, checked against `spec.raw_sha256` when that is known."""
+    raw_sha = _digest(raw, "sha256")
+    if spec.raw_sha256 is not None and raw_sha != spec.raw_sha256:
+        raise DataCorruptError(f"{path}: decompressed content has sha256 {raw_sha}, expected "
+                               f"{spec.raw_sha256}; the file is not the official data: replace it")
+    return raw_sha
+
+
 def _missing(paths_: list[Path], folder: Path, dataset: str, why: str = "") -> DataNotFoundError:
-    """The error for absent files: what is missing, where we looked, how to provide them."""
+    """The error for absent files: every one missing, where we looked, how to provide them."""
     names = ", ".join(p.name for p in paths_)
     return DataNotFoundError(
         f"{dataset}: missing {names} in {folder}.{(' ' + why) if why else ''} Put the official files "
@@ -170,26 +189,64 @@ def _missing(paths_: list[Path], folder: Path, dataset: str, why: str = "") -> D
         f"data_dir=... or set {paths.DATA_ENV}=/path/to/data (see README, 'Data').")
 
 
+def _install(staged: Path, target: Path) -> None:
+    """Move a verified download into the data folder in one step (the folder is made only now)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
+    try:
+        shutil.copyfile(staged, partial)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _download_verified(spec: FileSpec, target: Path, fetch: Callable[[str, Path], None]) -> str:
+    """Download `spec` outside the data folder, verify it, install it at `target`; '' or why it failed."""
+    if not spec.urls:
+        return f"{spec.name}: there is no public source to download it from"
+    errors = []
+    with tempfile.TemporaryDirectory(prefix="bnopt-download-") as tmp:
+        staged = Path(tmp) / spec.name
+        for base in spec.urls:
+            try:
+                fetch(base + spec.name, staged)
+                verify_file(staged, spec)
+            except (urllib.error.URLError, OSError, TimeoutError, DataCorruptError) as err:
+                errors.append(f"{base + spec.name}: {err}")
+                staged.unlink(missing_ok=True)
+                continue
+            _install(staged, target)
+            return ""
+    return "; ".join(errors)
+
+
 def ensure_files(specs: list[FileSpec], folder: Path, dataset: str, download: bool,
                  fetch: Callable[[str, Path], None] = fetch_url) -> list[Path]:
-    """Paths of `specs` in `folder`, downloading absent ones from their sources when allowed."""
+    """Paths of `specs` in `folder`, downloading absent ones (verified before they land) when allowed.
+
+    Nothing is written into `folder` but a download that passed its checksums; when files stay
+    absent the error lists every one of them.
+    """
     targets = [folder / s.name for s in specs]
     absent = [(s, t) for s, t in zip(specs, targets) if not t.is_file()]
     if absent and not download:
         raise _missing([t for _, t in absent], folder, dataset, "Downloading is off.")
-    for spec, target in absent:
-        errors = []
-        for base in spec.urls:
-            try:
-                fetch(base + spec.name, target)
-                break
-            except (urllib.error.URLError, OSError, TimeoutError) as err:
-                errors.append(f"{base + spec.name}: {err}")
-        if not target.is_file():
-            why = ("Download failed (" + "; ".join(errors) + ")." if errors
-                   else "There is no public source to download it from.")
-            raise _missing([target], folder, dataset, why)
+    failed = [(t, why) for s, t in absent if (why := _download_verified(s, t, fetch))]
+    if failed:
+        raise _missing([t for t, _ in failed], folder, dataset,
+                       "Download failed (" + "; ".join(why for _, why in failed) + ").")
     return targets
+
+
+def check_data_root(root: Path) -> Path:
+    """`root` if it is a folder, else DataRootMissingError naming it and where it came from."""
+    if root.is_dir():
+        return root
+    source = (f"${paths.DATA_ENV}" if os.environ.get(paths.DATA_ENV) else "the data_dir argument or the default")
+    raise DataRootMissingError(
+        f"the data folder {root} (from {source}) does not exist; nothing is created there. Create it, or "
+        f"set {paths.DATA_ENV} to the folder that holds mnist/, fashion-mnist/, cifar-10/ or "
+        "cifar-10-jpeg/ (see README, 'Data').")
 
 
 # ---------------------------------------------------------------- IDX (MNIST, Fashion-MNIST)
@@ -224,11 +281,7 @@ def _load_idx_file(path: Path, spec: FileSpec) -> tuple[np.ndarray, str]:
     if spec.raw_sha256 is None:
         _check_file_hash(path, spec)
     raw = _read_gzip(path)
-    raw_sha = _digest(raw, "sha256")
-    if spec.raw_sha256 is not None and raw_sha != spec.raw_sha256:
-        raise DataCorruptError(f"{path}: decompressed content has sha256 {raw_sha}, expected "
-                               f"{spec.raw_sha256}; the file is not the official data: replace it")
-    return parse_idx(raw, str(path)), raw_sha
+    return parse_idx(raw, str(path)), _check_raw_hash(raw, path, spec)
 
 
 def load_idx_dataset(name: str, split: str, folder: Path, download: bool = True) -> Dataset:
@@ -336,7 +389,12 @@ def load_cifar10(split: str, root: Path, variant: str | None = None, download: b
     if variant is None:
         variant = "cifar10" if official.is_file() or not jpeg.is_file() else "cifar10-jpeg"
     if variant == "cifar10":
-        (path,) = ensure_files([CIFAR10_BINARY], official.parent, "cifar10", download)
+        try:
+            (path,) = ensure_files([CIFAR10_BINARY], official.parent, "cifar10", download)
+        except DataNotFoundError as err:
+            if jpeg.is_file():
+                raise
+            raise DataNotFoundError(f"{err} (The lossy JPEG copy {jpeg} is absent too; either will do.)") from err
         images, labels = load_cifar10_binary(split, path)
         prov = {"files": path.name, "folder": str(path.parent), "md5": CIFAR10_BINARY.file_md5}
     elif variant == "cifar10-jpeg":
@@ -360,7 +418,7 @@ def load_dataset(name: str, split: str = "train", data_dir: str | os.PathLike[st
         raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
-    root = paths.data_dir(data_dir)
+    root = check_data_root(paths.data_dir(data_dir))
     if name == "cifar10":
         return load_cifar10(split, root, variant, download)
     if variant not in (None, name):
