@@ -92,3 +92,41 @@ def test_ledger_judges_stored_results(monkeypatch: pytest.MonkeyPatch) -> None:
     assert line.startswith("1 of 21 claims reproduced at the `ci` profile")
     table = claims.ledger_table(rows)
     assert table[10]["evidence"] == "{numref}`fig-ols-loss`"
+
+
+def _seeds(*holds: bool | None) -> list[tuple[int, bool | None]]:
+    return list(enumerate(holds))
+
+
+def test_seed_rule_gives_each_verdict() -> None:
+    rule = claims.seed_verdict
+    assert rule("S4", _seeds(*[True] * 10)).verdict == claims.REPRODUCED
+    assert rule("S4", _seeds(*[True] * 8, False, False)).verdict == claims.REPRODUCED  # exactly 80 %
+    assert rule("S4", _seeds(*[True] * 7, False, False, False)).verdict == claims.MIXED
+    assert rule("S4", _seeds(*[False] * 8, True, True)).verdict == claims.NOT_REPRODUCED
+    assert rule("S4", _seeds(*[False] * 10)).verdict == claims.NOT_REPRODUCED
+    assert rule("S4", _seeds(True, False)).verdict == claims.MIXED
+
+
+def test_seed_rule_needs_the_effect_to_clear_for_reproduced() -> None:
+    v = claims.seed_verdict("S5", _seeds(*[True] * 10), effect_clears=False)
+    assert v.verdict == claims.MIXED
+    assert claims.seed_verdict("S5", _seeds(*[False] * 10), effect_clears=False).verdict == claims.NOT_REPRODUCED
+
+
+def test_seed_rule_counts_only_tested_seeds() -> None:
+    v = claims.seed_verdict("S1", _seeds(True, True, None, True), min_seeds=3)
+    assert v.verdict == claims.REPRODUCED and v.split == "holds in 3 of 3 seeds (seeds 0, 1, 3); 1 seed(s) not testable"
+    few = claims.seed_verdict("S1", _seeds(True, None, None), min_seeds=3, detail="gate: standard net < 40 %")
+    assert few.verdict == claims.NOT_TESTABLE and "1 tested seed(s), 3 needed; gate" in few.detail
+    assert claims.seed_verdict("S1", []).verdict == claims.NOT_TESTABLE
+    with pytest.raises(ValueError, match="min_seeds=0"):
+        claims.seed_verdict("S1", _seeds(True), min_seeds=0)
+
+
+def test_split_shows_in_the_row_and_the_summary_counts_mixed() -> None:
+    v = claims.seed_verdict("S6", _seeds(True, False, True), detail="median ratio 3.1")
+    assert v.verdict == claims.MIXED
+    assert v.as_row()["detail"] == "holds in 2 of 3 seeds (seeds 0, 2); median ratio 3.1"
+    row = claims.LedgerRow(claims.claim("S6"), v)
+    assert "1 mixed (seeds split)" in claims.summary([row], "ci")

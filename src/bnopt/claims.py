@@ -1,18 +1,32 @@
-"""Claim verdicts: the shared record every section uses to judge a paper's claim from results."""
+"""Claim verdicts: the shared record every section uses to judge a paper's claim from results.
+
+A section turns its results into per-seed outcomes (does the claim hold in this seed's runs, or is
+the seed not testable because a stated gate failed); `seed_verdict` is the one rule that turns
+those outcomes into a verdict, for every section:
+
+- *reproduced*: the claim holds in at least AGREEMENT (80 %) of the tested seeds and the effect
+  over all seeds (e.g. its median) clears the section's threshold;
+- *not reproduced*: it fails in at least AGREEMENT of the tested seeds;
+- *mixed*: anything in between (the split is shown);
+- *not testable at this scale*: fewer tested seeds than the section needs.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Sequence
 
 REPRODUCED = "reproduced"
 NOT_REPRODUCED = "not reproduced"
+MIXED = "mixed"
 NOT_TESTABLE = "not testable at this scale"
-VERDICTS = (REPRODUCED, NOT_REPRODUCED, NOT_TESTABLE)
+VERDICTS = (REPRODUCED, NOT_REPRODUCED, MIXED, NOT_TESTABLE)
+AGREEMENT = 0.8  # share of tested seeds that must agree for a one-sided verdict (the issue's rule)
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """A claim's verdict with the numbers that decided it."""
+    """A claim's verdict with the numbers that decided it and, where judged over seeds, their split."""
 
     claim_id: str
     verdict: str
@@ -20,16 +34,50 @@ class Verdict:
     detail: str = ""
     dataset: str = ""
     profile: str = ""
+    seeds: tuple[tuple[int, bool | None], ...] = ()  # (seed, holds; None = not testable) per seed
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
             raise ValueError(f"verdict {self.verdict!r} for claim {self.claim_id} is not one of {VERDICTS}")
 
+    @property
+    def split(self) -> str:
+        """'k of n seeds hold' (with the untestable ones), or '' when not judged over seeds."""
+        if not self.seeds:
+            return ""
+        tested = [h for _, h in self.seeds if h is not None]
+        held = ", ".join(str(s) for s, h in self.seeds if h)
+        line = f"holds in {sum(tested)} of {len(tested)} seeds" + (f" (seeds {held})" if held else "")
+        untested = len(self.seeds) - len(tested)
+        return line + (f"; {untested} seed(s) not testable" if untested else "")
+
     def as_row(self) -> dict[str, str]:
         """Flatten for a table: claim, verdict, numbers, data, profile."""
         nums = ", ".join(f"{k} = {v:.3g}" for k, v in self.numbers.items())
+        detail = "; ".join(t for t in (self.split, self.detail) if t)
         return {"claim": self.claim_id, "verdict": self.verdict, "numbers": nums,
-                "detail": self.detail, "data": self.dataset, "profile": self.profile}
+                "detail": detail, "data": self.dataset, "profile": self.profile}
+
+
+def seed_verdict(claim_id: str, outcomes: Sequence[tuple[int, bool | None]], *, effect_clears: bool = True,
+                 min_seeds: int = 1, numbers: dict[str, float] | None = None, detail: str = "",
+                 dataset: str = "", profile: str = "") -> Verdict:
+    """The verdict from per-seed outcomes (seed, holds or None = not testable) by the module's rule."""
+    if min_seeds < 1:
+        raise ValueError(f"min_seeds={min_seeds} must be >= 1")
+    outcomes = tuple((int(s), None if h is None else bool(h)) for s, h in outcomes)
+    tested = [h for _, h in outcomes if h is not None]
+    share = sum(tested) / len(tested) if tested else 0.0
+    if len(tested) < min_seeds:
+        word = NOT_TESTABLE
+        detail = "; ".join(t for t in (f"{len(tested)} tested seed(s), {min_seeds} needed", detail) if t)
+    elif share >= AGREEMENT and effect_clears:
+        word = REPRODUCED
+    elif 1.0 - share >= AGREEMENT:
+        word = NOT_REPRODUCED
+    else:
+        word = MIXED
+    return Verdict(claim_id, word, dict(numbers or {}), detail, dataset, profile, outcomes)
 
 
 @dataclass(frozen=True)
@@ -133,7 +181,8 @@ def summary(rows: list[LedgerRow], profile: str) -> str:
     counts = {v: sum(1 for r in rows if r.verdict and r.verdict.verdict == v) for v in VERDICTS}
     pending = sum(1 for r in rows if r.verdict is None)
     line = (f"{counts[REPRODUCED]} of {len(rows)} claims reproduced at the `{profile}` profile; "
-            f"{counts[NOT_REPRODUCED]} not reproduced, {counts[NOT_TESTABLE]} not testable at this scale")
+            f"{counts[NOT_REPRODUCED]} not reproduced, {counts[MIXED]} mixed (seeds split), "
+            f"{counts[NOT_TESTABLE]} not testable at this scale")
     return line + (f", {pending} without results yet." if pending else ".")
 
 
@@ -142,10 +191,11 @@ def ledger_table(rows: list[LedgerRow]) -> list[dict[str, str]]:
     table = []
     for r in rows:
         v = r.verdict
+        row = v.as_row() if v else {}
         table.append({
             "claim": f"**{r.claim.claim_id}** {r.claim.statement} ({r.claim.where})",
             "verdict": v.verdict if v else "no result yet",
-            "numbers": (v.as_row()["numbers"] + (f"; {v.detail}" if v.detail else "")) if v else r.missing,
+            "numbers": "; ".join(t for t in (row["numbers"], row["detail"]) if t) if v else r.missing,
             "data": v.dataset if v else "",
             "profile": v.profile if v else "",
             "evidence": ", ".join(f"{{numref}}`{f}`" for f in r.claim.figures) if v else "",
