@@ -42,9 +42,7 @@ from bnopt import claims, ics, ics_plots, plots, profiles
 plots.use_style()
 s = profiles.settings("ics", profile)
 runs = ics.run_all(profile)
-dataset = runs[ics.run_key("vgg", "bn", s.vgg_lrs[0])].dataset
-display(Markdown(f"VGG data: `{dataset}`" + (" — a lossy JPEG copy of CIFAR-10, not the official files."
-                                              if dataset == "cifar10-jpeg" else ".")))
+display(Markdown(book.data_line(runs, "vgg-", "VGG")))
 
 # %% [markdown]
 # ## The setting

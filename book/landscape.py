@@ -33,15 +33,13 @@ book.page_header("landscape", profile)
 # %%
 from IPython.display import Markdown, display
 
-from bnopt import landscape, landscape_plots, plots, profiles
+from bnopt import landscape, landscape_plots, plots, profiles, results
 
 plots.use_style()
 s = profiles.settings("landscape", profile)
 runs = landscape.run_all(profile)
-dataset = runs["vgg-bn"].dataset
-display(Markdown(f"VGG data: `{dataset}`" + (" — a lossy JPEG copy of CIFAR-10, not the official files."
-                                              if dataset == "cifar10-jpeg" else ".")
-                 + " DLN data: synthetic (Gaussian `x`, targets `A x`)."))
+vgg_ran = all(results.is_run(r) for k, r in runs.items() if k.startswith("vgg-"))
+display(Markdown(book.data_line(runs, "vgg-", "VGG") + " DLN data: synthetic (Gaussian `x`, targets `A x`)."))
 
 # %% [markdown]
 # ## What is measured
@@ -74,11 +72,11 @@ display(Markdown(f"VGG data: `{dataset}`" + (" — a lossy JPEG copy of CIFAR-10
 # ICS page, the l_p runs by backpropagation).
 
 # %% tags=["remove-input"]
-vgg_probes = runs["vgg-bn"]["probe_steps"].size
+vgg_probes = runs["vgg-bn"]["probe_steps"].size if vgg_ran else 0
 dln_probes = runs["dln-bn"]["probe_steps"].size
 display(Markdown(f"At this profile the VGG nets are probed every {s.vgg_probe_every} steps "
-                 f"({vgg_probes} probes per run) and the DLNs every {s.dln_probe_every} steps "
-                 f"({dln_probes} probes), each at {s.n_etas} step sizes."))
+                 f"({vgg_probes} probes per run{'' if vgg_ran else ': not run'}) and the DLNs every "
+                 f"{s.dln_probe_every} steps ({dln_probes} probes), each at {s.n_etas} step sizes."))
 
 # %% [markdown]
 # ## Along the gradient: VGG and the deep linear network
@@ -90,8 +88,11 @@ display(Markdown(f"At this profile the VGG nets are probed every {s.vgg_probe_ev
 landscape_plots.landscape_figure(runs, "vgg");
 
 # %% tags=["remove-input"]
-progress = {k: landscape.training_progress(runs[k].arrays) for k in ("vgg-none", "vgg-bn", "dln-none", "dln-bn")}
-if not landscape.made_progress(runs["vgg-none"].arrays):
+progress = {k: landscape.training_progress(runs[k].arrays) for k in ("vgg-none", "vgg-bn", "dln-none", "dln-bn")
+            if results.is_run(runs[k])}
+if not vgg_ran:
+    display(Markdown("The VGG runs were not made (data not found), so S5–S7 rest on the DLN alone."))
+elif not landscape.made_progress(runs["vgg-none"].arrays):
     display(Markdown(
         f"**At this profile the standard VGG net does not train:** its final training loss is "
         f"{progress['vgg-none']:.2f} × its initial loss (BN: {progress['vgg-bn']:.2f} ×). A deep plain ReLU "
@@ -170,7 +171,7 @@ landscape_plots.landscape_figure(runs, "dln", landscape.NORM_ORDER);
 # the standard net).
 
 # %% tags=["remove-input"]
-if not landscape.made_progress(runs["vgg-none"].arrays):
+if vgg_ran and not landscape.made_progress(runs["vgg-none"].arrays):
     display(Markdown("As above, the standard VGG net does not train at this profile, so its activations "
                      "are those of a net stuck near its initialisation: S9 is not testable at this scale."))
 
@@ -202,7 +203,8 @@ landscape_plots.activations_figure(runs);
 landscape_plots.theorems_figure(runs);
 
 # %% tags=["remove-input"]
-gaps = {k: landscape.theorem_gaps(runs[k].arrays, kind) for k in ("vgg-bn", "dln-bn") if "theorem_steps" in runs[k].arrays
+gaps = {k: landscape.theorem_gaps(runs[k].arrays, kind) for k in ("vgg-bn", "dln-bn")
+        if results.is_run(runs[k]) and "theorem_steps" in runs[k].arrays
         for kind in ("exact",)}
 worst_exact = max(float(g.max()) for v in gaps.values() for g in v.values())
 worst_trained = max(float(g.max()) for k in gaps for g in landscape.theorem_gaps(runs[k].arrays, "trained").values())
@@ -240,9 +242,9 @@ import numpy as np
 rows = []
 for key in ("vgg-none", "vgg-bn", "dln-none", "dln-bn"):
     res = runs[key]
-    lam = res["sharpness"]
-    if lam.size == 0:
+    if not results.is_run(res) or res["sharpness"].size == 0:
         continue
+    lam = res["sharpness"]
     lr = float(res.meta["config"]["lr"])
     beta = landscape.effective_beta(res.arrays)
     rows.append({"run": key, "median λ_max × lr / 2": float(np.median(lam) * lr / 2),

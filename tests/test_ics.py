@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from bnopt import claims, ics, models, profiles, recording, results, train
+from bnopt import claims, ics, ics_plots, models, profiles, recording, results, train
 
 
 # --- Definition 2.1 -------------------------------------------------------------------------------
@@ -193,3 +195,58 @@ def test_verdicts_not_testable_below_minimum_scale(cid: str, key: str, run: resu
     res = _all()
     res[key] = run
     assert ics.CLAIMS[cid][0](res, "ci").verdict == claims.NOT_TESTABLE
+
+
+# --- a missing dataset: "not run", never a failed build --------------------------------------------
+
+
+def _without_vgg() -> dict[str, results.Result]:
+    """`_all()` with every VGG run "not run" (CIFAR-10 absent)."""
+    why = "data not found: cifar10 needs cifar-10/cifar-10-binary.tar.gz in /nowhere"
+    return {k: results.not_run(f"ics-{k}", why, "ci") if k.startswith("vgg") else r for k, r in _all().items()}
+
+
+def test_absent_cifar10_makes_vgg_verdicts_not_run_and_s4_rests_on_the_dln() -> None:
+    found = {v.claim_id: v for v in ics.verdicts(_without_vgg(), "ci")}
+    for cid in ("S1", "S2", "S3"):
+        assert found[cid].verdict == claims.NOT_TESTABLE and found[cid].detail.startswith("not run: data not found")
+    assert found["S4"].verdict == claims.REPRODUCED and "without the VGG runs" in found["S4"].detail
+    assert not any("VGG" in k for k in found["S4"].numbers)
+
+
+def test_absent_cifar10_figures_say_not_run() -> None:
+    import matplotlib.pyplot as plt
+
+    res, s = _without_vgg(), profiles.settings("ics", "ci")
+    figs = [ics_plots.training_curves(res, [("vgg", "bn", 0.1)]),
+            ics_plots.activation_distributions(res, [("vgg", "bn", 0.1)], (3,)),
+            ics_plots.moment_changes(res, ("standard",), 0.1, (2,)),
+            ics_plots.ics_panels(res, "vgg", s.vgg_ics_lrs, s.vgg_ics_layers)]
+    for fig in figs:
+        texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+        assert any(t.startswith("not run: data not found") for t in texts)
+        plt.close(fig)
+
+
+def test_run_all_gives_not_run_vgg_results_when_cifar10_is_absent(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through the real store and loader: an empty data folder, and the DLN runs replaced by a stub."""
+    monkeypatch.setenv("BNOPT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("BNOPT_RESULTS_DIR", str(tmp_path / "results"))
+    (tmp_path / "data").mkdir()
+    monkeypatch.setattr(urllib.request, "urlopen", _unreachable)
+    real = ics.run_experiment
+    monkeypatch.setattr(ics, "run_experiment",
+                        lambda spec: {"dataset": "synthetic"} if spec.model_id == "dln" else real(spec))
+    runs = ics.run_all("ci")
+    vgg = [r for k, r in runs.items() if k.startswith("vgg")]
+    assert vgg and not any(results.is_run(r) for r in vgg)
+    assert all(results.is_run(r) for k, r in runs.items() if k.startswith("dln"))
+    assert "cifar-10-binary.tar.gz" in results.not_run_reason(vgg)
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == []  # nothing written there
+    with results.load_only():  # the ledger's view: still "not run", not a missing result
+        assert not results.is_run(ics.run_all("ci")["vgg-bn-lr0.1"])
+
+
+def _unreachable(*args: object, **kwargs: object) -> None:
+    raise urllib.error.URLError("network unreachable")

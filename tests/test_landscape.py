@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from bnopt import claims, data, landscape, models, norms, profiles, results, train
+from bnopt import claims, data, landscape, landscape_plots, models, norms, profiles, results, train
 
 ETAS = np.array([0.01, 0.05, 0.2])
 
@@ -290,3 +290,33 @@ def test_early_progress_reads_the_end_of_the_first_tenth() -> None:
     flat = {"loss": np.full(50, 2.3), "planned_steps": np.array(50)}
     assert landscape.early_progress(flat) == pytest.approx(1.0)
     assert np.isnan(landscape.early_progress({"loss": np.zeros(10), "planned_steps": np.array(10)}))
+
+
+def _without_vgg(standard: float = 10.0, bn: float = 1.0) -> dict[str, results.Result]:
+    """`_runs` with every VGG run "not run" (CIFAR-10 absent)."""
+    why = "data not found: cifar10 needs cifar-10/cifar-10-binary.tar.gz in /nowhere"
+    return {k: results.not_run(f"landscape-{k}", why, "ci") if k.startswith("vgg") else r
+            for k, r in _runs(standard, bn).items()}
+
+
+def test_absent_cifar10_leaves_dln_verdicts_and_makes_vgg_only_ones_not_run() -> None:
+    runs = _without_vgg()
+    runs["dln-l1"] = _fake(1.0, final_loss=0.5)
+    found = {v.claim_id: v for v in landscape.verdicts(runs, "ci")}
+    for cid in ("S5", "S6", "S7"):
+        assert found[cid].verdict == claims.REPRODUCED and "vgg: not run" in found[cid].detail
+    assert found["S8"].verdict == claims.REPRODUCED and "DLN only" in found["S8"].detail
+    assert found["S9"].verdict == claims.NOT_TESTABLE and found["S9"].detail.startswith("not run: data not found")
+    assert found["S10"].verdict == claims.REPRODUCED
+
+
+def test_absent_cifar10_vgg_figures_say_not_run_and_the_others_draw_the_dln() -> None:
+    import matplotlib.pyplot as plt
+
+    runs = _without_vgg()
+    for fig in (landscape_plots.landscape_figure(runs, "vgg"), landscape_plots.activations_figure(runs)):
+        assert any(t.get_text().startswith("not run: data not found") for ax in fig.axes for t in ax.texts)
+        plt.close(fig)
+    fig = landscape_plots.landscape_figure(runs, "dln")
+    assert len(fig.axes) == 3 and all(ax.lines for ax in fig.axes)
+    plt.close(fig)

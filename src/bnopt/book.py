@@ -1,10 +1,10 @@
-"""Helpers the book's pages share: the profile banner at the top of every page."""
+"""Helpers the book's pages share: the profile banner at the top of every page, tables, data lines."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
-from . import profiles
+from . import profiles, results
 
 
 def header_markdown(section: str, profile: str) -> str:
@@ -52,3 +52,16 @@ def show_table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> 
     from IPython.display import Markdown, display
 
     display(Markdown(markdown_table(rows, columns)))
+
+
+def data_line(runs: Mapping[str, "results.Result"], prefix: str, what: str) -> str:
+    """Markdown naming the dataset the runs keyed `prefix…` rest on, or saying they were not run and why."""
+    mine = [r for k, r in runs.items() if k.startswith(prefix)]
+    missing = [r for r in mine if not results.is_run(r)]
+    if missing:
+        return (f"**{what}: not run.** {results.not_run_reason(missing)} Its figures and verdicts on this "
+                "page say so; put the files in place and rerun the page.")
+    variants = sorted({r.dataset for r in mine if r.dataset})
+    note = " — a lossy JPEG copy of CIFAR-10, not the official files." if "cifar10-jpeg" in variants else "."
+    return f"{what} data: " + ", ".join(f"`{v}`" for v in variants) + note
+

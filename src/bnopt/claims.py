@@ -59,6 +59,11 @@ class Verdict:
                 "detail": detail, "data": self.dataset, "profile": self.profile}
 
 
+def not_run_verdict(claim_id: str, reason: str, profile: str) -> Verdict:
+    """'Not testable': the runs the claim needs were not made (e.g. their dataset is absent), and why."""
+    return Verdict(claim_id, NOT_TESTABLE, {}, f"not run: {reason}", "", profile)
+
+
 def seed_verdict(claim_id: str, outcomes: Sequence[tuple[int, bool | None]], *, effect_clears: bool = True,
                  min_seeds: int = 1, numbers: dict[str, float] | None = None, detail: str = "",
                  dataset: str = "", profile: str = "") -> Verdict:

@@ -474,6 +474,22 @@ def available(name: str, data_dir: str | os.PathLike[str] | None = None) -> bool
                for pair in IDX_FILES[name].values() for s in pair)
 
 
+def missing_reason(name: str, data_dir: str | os.PathLike[str] | None = None) -> str:
+    """'' when `name`'s files are present, else one sentence: not found, where, and how to provide them."""
+    if available(name, data_dir):
+        return ""
+    root = paths.data_dir(data_dir)
+    if name == "cifar10":
+        wanted = (f"{CIFAR_SUBDIR['cifar10']}/{CIFAR10_BINARY.name} (or the JPEG copy "
+                  f"{CIFAR_SUBDIR['cifar10-jpeg']}/{CIFAR10_JPEG.name})")
+    else:
+        wanted = ", ".join(f"{IDX_SUBDIR[name]}/{s.name}" for pair in IDX_FILES[name].values() for s in pair
+                           if not (root / IDX_SUBDIR[name] / s.name).is_file())
+    where = f"in {root}" if root.is_dir() else f"because the data folder {root} does not exist"
+    return (f"data not found: {name} needs {wanted} {where}; put the files there or set {paths.DATA_ENV} "
+            "(see README, 'Data').")
+
+
 def describe(ds: Dataset) -> str:
     """One line naming the dataset variant, split and size, for pages and results."""
     note = " (lossy JPEG copy, not the official files)" if ds.variant == "cifar10-jpeg" else ""

@@ -259,8 +259,12 @@ def run_specs(profile: str) -> dict[str, RunSpec]:
 
 
 def run_all(profile: str, *, force: bool = False) -> dict[str, results.Result]:
-    """Run (or load) every run of the ICS page at `profile`, keyed as in `run_specs`."""
-    return {key: results.load_or_run(f"ics-{key}", run_experiment, spec, profile=profile, force=force)
+    """Run (or load) every run of the ICS page at `profile`, keyed as in `run_specs`.
+
+    A VGG run whose CIFAR-10 files are absent is a "not run" result (`results.is_run` False) saying why.
+    """
+    return {key: results.load_or_not_run(f"ics-{key}", run_experiment, spec, profile=profile, force=force,
+                                         dataset="cifar10" if spec.model_id == "vgg" else None)
             for key, spec in run_specs(profile).items()}
 
 
@@ -444,7 +448,12 @@ def verdict_s4(res: Mapping[str, results.Result], profile: str) -> Verdict:
     s = profiles.settings("ics", profile)
     nets = [("vgg", lr, s.vgg_ics_layers) for lr in s.vgg_ics_lrs] + \
            [("dln", lr, s.dln_ics_layers) for lr in s.dln_lrs]
+    skipped = sorted({m.upper() for m, lr, _ in nets
+                      if not all(run_key(m, meth, lr) in res for meth in ("standard", "bn"))})
+    nets = [n for n in nets if n[0].upper() not in skipped]
     keys = [run_key(m, meth, lr) for m, lr, _ in nets for meth in ("standard", "bn")]
+    if not nets:
+        return claims.not_run_verdict("S4", "none of the Fig. 3 runs were made", profile)
     numbers: dict[str, float] = {}
     reduced_at: list[str] = []  # where BN's cosine is clearly higher (BN reduces ICS there)
     correlated_at: list[str] = []  # where the BN DLN's G and G' are not nearly uncorrelated
@@ -463,7 +472,9 @@ def verdict_s4(res: Mapping[str, results.Result], profile: str) -> Verdict:
     detail = (f"median over measured steps; BN 'reduces ICS' if its cosine exceeds standard's by more "
               f"than {COS_TOLERANCE:g}; 'nearly uncorrelated' = |median cosine| below {UNCORRELATED:g} "
               f"in the BN DLN. BN reduces ICS at: {', '.join(reduced_at) or 'none'}; BN DLN not "
-              f"uncorrelated at: {', '.join(correlated_at) or 'none'}")
+              f"uncorrelated at: {', '.join(correlated_at) or 'none'}"
+              + (f"; judged without the {', '.join(skipped)} runs, which were not run (data not found)"
+                 if skipped else ""))
     if not enough:
         return Verdict("S4", claims.NOT_TESTABLE, numbers,
                        detail + f"; needs >= {MIN_ICS_MEASUREMENTS} measured steps per run",
@@ -500,5 +511,15 @@ without noise; S4 the standard/BN VGG and DLN runs at Fig. 3's learning rates.
 
 
 def verdicts(res: Mapping[str, results.Result], profile: str) -> list[Verdict]:
-    """Every verdict of the section (S1–S4) from `run_all(profile)`'s results."""
-    return [fn(res, profile) for fn, _ in CLAIMS.values()]
+    """Every verdict of the section (S1–S4) from `run_all(profile)`'s results.
+
+    S1–S3 rest on VGG runs alone: when those were not made (CIFAR-10 absent) they are not testable
+    and say why; S4 rests on the nets that were run (`verdict_s4`).
+    """
+    ran = {k: r for k, r in res.items() if results.is_run(r)}
+    out = []
+    for cid, (fn, _) in CLAIMS.items():
+        missing = [res[k] for k in _s_keys(profile)[cid] if k in res and not results.is_run(res[k])]
+        out.append(claims.not_run_verdict(cid, results.not_run_reason(missing), profile)
+                   if missing and cid != "S4" else fn(ran, profile))
+    return out

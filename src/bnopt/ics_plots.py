@@ -53,9 +53,17 @@ def _mark_if_diverged(ax: plt.Axes, r: results.Result, method: str) -> None:
                             label=f"{LABEL[method]} diverged")
 
 
+def _not_run(res: Results, keys: Sequence[str], width: float) -> plt.Figure | None:
+    """A 'not run' figure when any of the runs `keys` was not made (data absent), else None."""
+    missing = [res[k] for k in keys if not results.is_run(res[k])]
+    return plots.not_run_figure(results.not_run_reason(missing), width) if missing else None
+
+
 def training_curves(res: Results, runs: Sequence[tuple[str, str, float]], *, test: bool = True,
                     width: float = 9.0) -> plt.Figure:
     """Smoothed training batch accuracy and test accuracy against steps of (model, method, lr) runs."""
+    if (fig := _not_run(res, [ics.run_key(*r) for r in runs], width)) is not None:
+        return fig
     fig, axes = plt.subplots(1, 2 if test else 1, figsize=(width, 3.4), squeeze=False)
     lrs = list(dict.fromkeys(lr for _, _, lr in runs))  # first lr solid, second dashed, ...
     for model_id, method, lr in runs:
@@ -91,6 +99,8 @@ def activation_distributions(res: Results, runs: Sequence[tuple[str, str, float]
 
     Each panel has its own vertical scale, as in [S] Fig. 1c: the question is how the shape moves.
     """
+    if (fig := _not_run(res, [ics.run_key(*r) for r in runs], width)) is not None:
+        return fig
     fig, axes = plt.subplots(len(layers), len(runs), figsize=(width, 2.0 * len(layers) + 0.6),
                              sharex=True, squeeze=False)
     for j, (model_id, method, lr) in enumerate(runs):
@@ -110,6 +120,8 @@ def activation_distributions(res: Results, runs: Sequence[tuple[str, str, float]
 def moment_changes(res: Results, methods: Sequence[str], lr: float, layers: Sequence[int],
                    width: float = 9.0) -> plt.Figure:
     """[S] Fig. 7: |Δ mean| and |Δ variance| of units between successive steps (median over units)."""
+    if (fig := _not_run(res, [ics.run_key("vgg", m, lr) for m in methods], width)) is not None:
+        return fig
     fig, axes = plt.subplots(2, len(layers), figsize=(width, 4.6), sharex=True, squeeze=False)
     for j, layer in enumerate(layers):
         for method in methods:
@@ -131,6 +143,9 @@ def moment_changes(res: Results, methods: Sequence[str], lr: float, layers: Sequ
 def ics_panels(res: Results, model_id: str, lrs: Sequence[float], layers: Sequence[int],
                width: float = 12.0) -> plt.Figure:
     """[S] Fig. 3: per lr (rows) training accuracy/loss, ‖G − G'‖₂ and cos(G, G') per layer."""
+    keys = [ics.run_key(model_id, m, lr) for lr in lrs for m in ("standard", "bn")]
+    if (fig := _not_run(res, keys, width)) is not None:
+        return fig
     cols = 1 + 2 * len(layers)
     fig, axes = plt.subplots(len(lrs), cols, figsize=(width, 2.6 * len(lrs) + 0.4), squeeze=False)
     for i, lr in enumerate(lrs):

@@ -371,8 +371,12 @@ def run_specs(profile: str) -> dict[str, RunSpec]:
 
 
 def run_all(profile: str, *, force: bool = False) -> dict[str, results.Result]:
-    """Run (or load) every run of the landscape page at `profile`, keyed as in `run_specs`."""
-    return {key: results.load_or_run(f"landscape-{key}", run_experiment, spec, profile=profile, force=force)
+    """Run (or load) every run of the landscape page at `profile`, keyed as in `run_specs`.
+
+    A VGG run whose CIFAR-10 files are absent is a "not run" result (`results.is_run` False) saying why.
+    """
+    return {key: results.load_or_not_run(f"landscape-{key}", run_experiment, spec, profile=profile, force=force,
+                                         dataset="cifar10" if spec.model_id == "vgg" else None)
             for key, spec in run_specs(profile).items()}
 
 
@@ -519,6 +523,9 @@ def _smoothness_verdict(claim_id: str, res: Mapping[str, results.Result], profil
     judged, skipped, ok = [], [], True
     need = MIN_EARLY_PROBES if early_only else MIN_PROBES
     for model_id in ("vgg", "dln"):
+        if not all(k in res for k in (f"{model_id}-none", f"{model_id}-bn")):
+            skipped.append(f"{model_id}: not run (data not found)")
+            continue
         std, bn = _pair(res, model_id)
         a, b = metric(std.arrays), metric(bn.arrays)
         if early_only:
@@ -678,5 +685,15 @@ Every verdict function takes (results, profile): `results` maps the keys of `run
 
 
 def verdicts(res: Mapping[str, results.Result], profile: str) -> list[Verdict]:
-    """Every verdict of the section (S5–S10) from `run_all(profile)`'s results."""
-    return [fn(res, profile) for fn, _ in CLAIMS.values()]
+    """Every verdict of the section (S5–S10) from `run_all(profile)`'s results.
+
+    Runs that were not made (their dataset absent) are left out; each function then judges the
+    nets that remain or says the claim is not testable (S9 rests on VGG runs alone).
+    """
+    ran = {k: r for k, r in res.items() if results.is_run(r)}
+    out = []
+    for cid, (fn, keys) in CLAIMS.items():
+        missing = [res[k] for k in keys if k in res and not results.is_run(res[k])]
+        out.append(claims.not_run_verdict(cid, results.not_run_reason(missing), profile)
+                   if missing and all(k.startswith("vgg") for k in keys) else fn(ran, profile))
+    return out

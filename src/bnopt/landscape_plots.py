@@ -20,6 +20,12 @@ Runs = Mapping[str, results.Result]
 MODEL_LABEL = {"vgg": "VGG", "dln": "DLN"}
 
 
+def _split(runs: Runs) -> tuple[Runs, str]:
+    """The runs that were made, and why the others were not ('' when every run was made)."""
+    missing = [r for r in runs.values() if not results.is_run(r)]
+    return {k: r for k, r in runs.items() if results.is_run(r)}, results.not_run_reason(missing)
+
+
 def _norms(runs: Runs, model_id: str, norms: Sequence[str]) -> list[str]:
     """The norms in `norms` that `runs` holds for `model_id`."""
     return [n for n in norms if f"{model_id}-{n}" in runs]
@@ -47,6 +53,9 @@ def _mark_run_diverged(ax: plt.Axes, res: results.Result, method: str) -> None:
 
 def landscape_figure(runs: Runs, model_id: str, norms: Sequence[str] = ("none", "bn"), key: str = "probe") -> Figure:
     """[S] Fig. 4 / 9 (and 11/12 b–d): loss band, gradient-change band and effective β over training."""
+    runs, why = _split(runs)
+    if not _norms(runs, model_id, norms):
+        return plots.not_run_figure(why or f"no {MODEL_LABEL[model_id]} runs at this profile", 11)
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.3))
     for norm in _norms(runs, model_id, norms):
         res, method = runs[f"{model_id}-{norm}"], landscape.method_name(norm)
@@ -72,6 +81,7 @@ def landscape_figure(runs: Runs, model_id: str, norms: Sequence[str] = ("none", 
 
 def predictiveness_vs_eta_figure(runs: Runs, early_fraction: float = 1 / 150) -> Figure:
     """[S] Fig. 10: gradient change against η at an early and the last probed step, VGG and DLN."""
+    runs, _ = _split(runs)
     models_run = [m for m in ("vgg", "dln") if f"{m}-bn" in runs]
     fig, axes = plt.subplots(1, len(models_run), figsize=(5.2 * len(models_run), 3.4), squeeze=False)
     for ax, model_id in zip(axes[0], models_run):
@@ -95,6 +105,7 @@ def predictiveness_vs_eta_figure(runs: Runs, early_fraction: float = 1 / 150) ->
 
 def random_direction_figure(runs: Runs) -> Figure:
     """Predictiveness and effective β along random directions (‖d‖ = ‖g‖), standard against BN."""
+    runs, _ = _split(runs)
     models_run = [m for m in ("vgg", "dln") if f"{m}-bn" in runs and "probe_random_loss" in runs[f"{m}-bn"].arrays]
     fig, axes = plt.subplots(len(models_run), 2, figsize=(9, 3.0 * len(models_run)), squeeze=False)
     for row, model_id in zip(axes, models_run):
@@ -124,6 +135,7 @@ def _smooth(values: np.ndarray, window: int) -> np.ndarray:
 
 def training_figure(runs: Runs, norms: Sequence[str] = landscape.NORM_ORDER) -> Figure:
     """[S] Fig. 13 (and 11a): training loss of every norm, VGG and DLN; VGG test accuracy."""
+    runs, _ = _split(runs)
     models_run = [m for m in ("vgg", "dln") if any(f"{m}-{n}" in runs for n in norms)]
     has_acc = "vgg" in models_run and any(runs[f"vgg-{n}"]["test_accuracy"].size for n in _norms(runs, "vgg", norms))
     ncols = len(models_run) + int(has_acc)
@@ -152,8 +164,11 @@ def training_figure(runs: Runs, norms: Sequence[str] = landscape.NORM_ORDER) -> 
 
 def activations_figure(runs: Runs, norms: Sequence[str] = landscape.NORM_ORDER) -> Figure:
     """[S] Fig. 14: one random unit per recorded VGG layer, its distribution over training, per norm."""
+    runs, why = _split(runs)
     present = [n for n in _norms(runs, "vgg", norms) if "act_steps" in runs[f"vgg-{n}"].arrays]
-    layers = list(np.atleast_1d(runs[f"vgg-{present[0]}"]["act_layers"])) if present else []
+    if not present:
+        return plots.not_run_figure(why or "no VGG activation records at this profile", 9)
+    layers = list(np.atleast_1d(runs[f"vgg-{present[0]}"]["act_layers"]))
     fig, axes = plt.subplots(len(layers), len(present), figsize=(2.4 * len(present), 2.2 * len(layers)),
                              squeeze=False, sharex=True)
     for col, norm in enumerate(present):
@@ -177,6 +192,7 @@ def activations_figure(runs: Runs, norms: Sequence[str] = landscape.NORM_ORDER) 
 
 def theorems_figure(runs: Runs) -> Figure:
     """Relative gap |lhs − rhs| / max over training for Thm 4.1 and 4.2; exact BN against as trained."""
+    runs, _ = _split(runs)
     present = [k for k in ("vgg-bn", "dln-bn") if k in runs and "theorem_steps" in runs[k].arrays]
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.3))
     markers = {"vgg-bn": "o", "dln-bn": "s"}
@@ -208,6 +224,7 @@ def theorems_figure(runs: Runs) -> Figure:
 
 def sharpness_figure(runs: Runs) -> Figure:
     """λ_max of the training-loss Hessian (BN in training mode) beside the effective β, with 2/lr."""
+    runs, _ = _split(runs)
     models_run = [m for m in ("vgg", "dln") if f"{m}-bn" in runs and runs[f"{m}-bn"]["sharpness_steps"].size]
     fig, axes = plt.subplots(1, len(models_run), figsize=(5.2 * len(models_run), 3.4), squeeze=False)
     for ax, model_id in zip(axes[0], models_run):

@@ -57,3 +57,21 @@ def diverged_level(ax: plt.Axes) -> float:
     """A y position just above the plotted data where diverged runs are drawn."""
     lo, hi = ax.get_ylim()
     return hi * 1.5 if ax.get_yscale() == "log" else hi + 0.05 * (hi - lo)
+
+
+def not_run_figure(reason: str, width: float = 9.0) -> plt.Figure:
+    """A figure that says its runs were not made and why (e.g. their dataset is absent)."""
+    fig, ax = plt.subplots(figsize=(width, 1.4))
+    ax.set_axis_off()
+    short = reason if len(reason) <= 240 else reason[:240].rsplit(" ", 1)[0] + " …"
+    ax.text(0.5, 0.5, "not run: " + _wrap(short, int(width * 12)), ha="center", va="center",
+            transform=ax.transAxes, fontsize=10, color="0.3")
+    return fig
+
+
+def _wrap(text: str, width: int) -> str:
+    """`text` broken into lines of at most `width` characters (at spaces)."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width)) or text
+
