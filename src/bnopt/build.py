@@ -4,8 +4,18 @@
     python -m bnopt.build --profile ci --only ols_theory   # re-execute one page, then build
 
 Notebooks are the py:percent files in `book/`; executed copies (`book/<page>.ipynb`) are build
-outputs. A failing cell stops the build and prints that cell's error. The site is compiled with
-execution off and warnings as errors, so a missing page or a broken reference fails the build.
+outputs. A notebook runs into `_build/executing/` and is moved to `book/` only once every cell ran,
+so a half-executed page is never published; a page that stops (a failing cell, a dead kernel,
+Ctrl-C) is kept as `_build/failed/<page>.ipynb`, and the build ends with one line naming the
+pages finished, the page and cell that stopped, and the command that resumes (experiments already
+finished are loaded from the results folder). Before the site compiles, every notebook page must be
+executed completely at the build's profile; otherwise the build names the pages and the command
+that executes them. The site is compiled with execution off and warnings as errors, so a missing
+page or a broken reference fails the build.
+
+The profile is --profile, else $PROFILE, else `ci`. Relative $BNOPT_DATA_DIR, $BNOPT_RESULTS_DIR
+and $BNOPT_CACHE_DIR are taken relative to the directory the command runs in (the notebooks
+themselves run in `book/`).
 """
 
 from __future__ import annotations
@@ -13,16 +23,24 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from . import paths, profiles
 
 BOOK = "book"
 TIMES_FILE = "notebook-times.json"
+EXECUTING = "executing"  # under _build/: notebooks while they run
+FAILED = "failed"  # under _build/: notebooks that stopped part-way
+PROFILE_ENV = "PROFILE"
+DIR_ENVS = (paths.DATA_ENV, paths.RESULTS_ENV, paths.CACHE_ENV)
+INTERRUPTED = 130  # exit status after Ctrl-C, as a shell reports it
 # Pages that summarise the others run after them: the ledger reads the sections' stored results,
 # the intro quotes the ledger, and the reproducing page shows every page's time.
 EXECUTED_LAST = ("claims", "intro", "reproducing")
@@ -69,6 +87,65 @@ def check_executed(path: Path) -> None:
                 raise RuntimeError(f"{path.name}: cell {i} has an error output: {out.get('ename')}")
 
 
+def executed_profile(path: Path) -> str | None:
+    """The profile papermill executed a notebook at (its recorded parameters), None if not recorded."""
+    nb = json.loads(path.read_text())
+    profile = nb.get("metadata", {}).get("papermill", {}).get("parameters", {}).get("profile")
+    return profile if isinstance(profile, str) else None
+
+
+def page_problem(path: Path, profile: str) -> str | None:
+    """Why executed notebook `path` cannot be published at `profile` (None: it can)."""
+    if not path.is_file():
+        return "no executed notebook"
+    try:
+        check_executed(path)
+        done_at = executed_profile(path)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:  # not a readable notebook
+        return f"not a readable notebook ({err})"
+    except RuntimeError as err:
+        return str(err).removeprefix(f"{path.name}: ")
+    if done_at != profile:
+        return f"executed at profile {done_at}" if done_at else "no profile recorded"
+    return None
+
+
+def unexecuted_pages(book_dir: Path, profile: str, pages: Iterable[str] | None = None) -> dict[str, str]:
+    """Notebook pages (default: all of the toc) not executed completely at `profile`: page -> why."""
+    pages = notebook_pages(book_dir) if pages is None else pages
+    problems = {p: page_problem(book_dir / f"{p}.ipynb", profile) for p in pages}
+    return {p: why for p, why in problems.items() if why is not None}
+
+
+def shown(path: Path) -> str:
+    """`path` relative to the working directory when it lies below it (as a reader types it)."""
+    here, there = os.path.abspath(os.getcwd()), os.path.abspath(path)
+    return os.path.relpath(there, here) if there.startswith(here + os.sep) else there
+
+
+def build_command(profile: str, pages: Sequence[str] = (), no_site: bool = False) -> str:
+    """The shell command that executes `pages` (none: every page) at `profile`, as a reader types it."""
+    exe = shown(Path(sys.executable))
+    cmd = [exe, "-m", "bnopt.build", "--profile", profile]
+    cmd += ["--only", *pages] if pages else []
+    cmd += ["--no-site"] if no_site else []
+    return shlex.join(cmd)
+
+
+def unexecuted_message(missing: dict[str, str], profile: str, order: Sequence[str],
+                       also: Sequence[str] = ()) -> str:
+    """The error for pages the site lacks, with the command that executes them (and the pages `also`)."""
+    pages = [p for p in order if p in missing or p in also]
+    by_reason: dict[str, list[str]] = {}
+    for page, why in missing.items():
+        by_reason.setdefault(why, []).append(page)
+    listed = "; ".join(f"{', '.join(ps)} ({why})" for why, ps in by_reason.items())
+    other = "or add --no-site to execute only the chosen pages, " if also else ""
+    return (f"[book] cannot compile the site: these pages are not executed completely at profile {profile}: "
+            f"{listed}. Execute them with: {build_command(profile, pages)}  "
+            f"({other}or `make book PROFILE={profile}` to execute every page)")
+
+
 def hide_parameter_cells(path: Path) -> None:
     """Tag the parameters cell and papermill's injected one `remove-cell`: the page header shows the profile."""
     nb = json.loads(path.read_text())
@@ -79,23 +156,140 @@ def hide_parameter_cells(path: Path) -> None:
     path.write_text(json.dumps(nb, indent=1))
 
 
-def execute(page: str, book_dir: Path, profile: str) -> float:
-    """Execute `book/<page>.py` with papermill into `book/<page>.ipynb`; return seconds taken."""
+def failed_path(page: str, out: Path) -> Path:
+    """Where a page's partly executed notebook is kept: `_build/failed/<page>.ipynb`."""
+    return out / FAILED / f"{page}.ipynb"
+
+
+def execute(page: str, book_dir: Path, profile: str, out: Path | None = None) -> float:
+    """Execute `book/<page>.py` with papermill into `book/<page>.ipynb`; return seconds taken.
+
+    The notebook is written to `<out>/executing/` (out: `_build/` beside the book) while it runs
+    and moved into `book/` once every cell ran; if execution stops, the partial notebook is moved
+    to `failed_path(page, out)` and the error is raised again.
+    """
     import jupytext
     import papermill
 
-    src = book_dir / f"{page}.py"
+    out = book_dir.parent / "_build" if out is None else out
+    running, failed = out / EXECUTING / f"{page}.ipynb", failed_path(page, out)
+    running.parent.mkdir(parents=True, exist_ok=True)
+    for stale in (running, failed):
+        stale.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / f"{page}.ipynb"
-        jupytext.write(jupytext.read(src), raw)
+        jupytext.write(jupytext.read(book_dir / f"{page}.py"), raw)
         start = time.perf_counter()
-        papermill.execute_notebook(str(raw), str(book_dir / f"{page}.ipynb"),
-                                   parameters={"profile": profile}, kernel_name="python3",
-                                   cwd=str(book_dir), progress_bar=False)
-        seconds = time.perf_counter() - start
-    check_executed(book_dir / f"{page}.ipynb")
-    hide_parameter_cells(book_dir / f"{page}.ipynb")
+        try:
+            papermill.execute_notebook(str(raw), str(running), parameters={"profile": profile},
+                                       kernel_name="python3", cwd=str(book_dir), progress_bar=False)
+            seconds = time.perf_counter() - start
+            check_executed(running)
+        except BaseException:  # a failing cell, a dead kernel, Ctrl-C: keep what ran for the reader
+            if running.is_file():
+                failed.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(running, failed)
+            raise
+    hide_parameter_cells(running)
+    os.replace(running, book_dir / f"{page}.ipynb")
     return seconds
+
+
+def stopped_cell(path: Path) -> int | None:
+    """Index of the last cell papermill started in a partial notebook (the one that stopped), if any."""
+    try:
+        cells = json.loads(path.read_text())["cells"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    started = [i for i, c in enumerate(cells) if c.get("metadata", {}).get("papermill", {}).get("start_time")]
+    return started[-1] if started else None
+
+
+def cell_source(path: Path, index: int | None) -> str:
+    """The source of cell `index` of notebook `path` ('' if unknown)."""
+    try:
+        source = json.loads(path.read_text())["cells"][index]["source"]
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return ""
+    return "".join(source) if isinstance(source, list) else str(source)
+
+
+def cell_label(index: int | None, source: str = "", exec_count: int | None = None) -> str:
+    """'cell 7 (In [4]: `res = run_all(profile)`)': a cell and its first line; '' if unknown."""
+    if index is None:
+        return ""
+    lines = source.strip().splitlines()
+    parts = ([f"In [{exec_count}]"] if exec_count is not None else []) + ([f"`{lines[0][:60]}`"] if lines else [])
+    return f"cell {index}" + (f" ({': '.join(parts)})" if parts else "")
+
+
+def describe_stop(page: str, err: BaseException, out: Path) -> str:
+    """What stopped a page and where, e.g. 'ics failed at cell 7 (In [4]: `fit()`): ValueError: x; ...'."""
+    from papermill.exceptions import PapermillExecutionError
+
+    partial = failed_path(page, out)
+    if isinstance(err, PapermillExecutionError):
+        where = cell_label(err.cell_index, err.source, err.exec_count)  # papermill's own cell numbering
+        what = f"{err.ename}: {err.evalue}"
+    else:
+        index = stopped_cell(partial)
+        where = cell_label(index, cell_source(partial, index))
+        what = ("the kernel died (killed, or out of memory)" if type(err).__name__ == "DeadKernelError"
+                else f"{type(err).__name__}: {err}")
+    what, at = (what.strip().splitlines() or [""])[0], f" at {where}" if where else ""
+    text = f"{page} was interrupted{at}" if isinstance(err, KeyboardInterrupt) else f"{page} failed{at}: {what}"
+    return text + (f"; what ran is kept in {shown(partial)}" if partial.is_file() else "")
+
+
+def stop_line(finished: Sequence[str], stopped: str, rerun: str) -> str:
+    """The one line a stopped build ends with: pages finished, the page that stopped, how to resume."""
+    return (f"[book] stopped. Finished in this build: {', '.join(finished) or 'none'}; {stopped.rstrip('.')}. "
+            f"A rerun resumes from the stored results in {paths.results_dir()} (finished experiments "
+            f"are loaded, not recomputed): {rerun}")
+
+
+def load_times(path: Path) -> dict[str, dict[str, Any]]:
+    """Stored seconds per page ({page: {seconds, profile}}); a damaged file is ignored with a warning."""
+    if not path.is_file():
+        return {}
+    try:
+        times = json.loads(path.read_text())
+    except ValueError as err:
+        times, why = None, f"not valid JSON ({err})"
+    else:
+        why = "not a {page: {seconds, profile}} table"
+    ok = isinstance(times, dict) and all(
+        isinstance(t, dict) and isinstance(t.get("seconds"), (int, float)) and isinstance(t.get("profile"), str)
+        for t in times.values())
+    if not ok:
+        print(f"[book] warning: ignoring {path}: {why}; page times start afresh", file=sys.stderr)
+        return {}
+    return times
+
+
+def absolute_dir_envs(start: Path) -> None:
+    """Make $BNOPT_DATA_DIR/_RESULTS_DIR/_CACHE_DIR absolute against `start` (notebooks run in `book/`).
+
+    An empty value means unset and is removed. The kernels inherit the environment.
+    """
+    for name in DIR_ENVS:
+        value = os.environ.get(name)
+        if value is None:
+            continue
+        if not value.strip():
+            del os.environ[name]
+            continue
+        os.environ[name] = os.path.abspath(start / Path(value).expanduser())
+
+
+def default_profile() -> str:
+    """$PROFILE (the default of --profile), else 'ci'; an unknown value raises naming PROFILE."""
+    value = os.environ.get(PROFILE_ENV, "").strip()
+    if value and value not in profiles.PROFILES:
+        raise profiles.UnknownProfileError(
+            f"{PROFILE_ENV}={value!r} (the default of --profile) is not a profile; set {PROFILE_ENV} to one of "
+            f"{', '.join(profiles.PROFILES)}, unset it, or pass --profile")
+    return value or "ci"
 
 
 def compile_site(root: Path) -> None:
@@ -106,51 +300,85 @@ def compile_site(root: Path) -> None:
     subprocess.run(cmd, check=True)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command-line entry: execute notebooks at a profile and build the site."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profile", default=os.environ.get("PROFILE", "ci"))
-    parser.add_argument("--only", nargs="*", help="execute only these pages (others must be executed already)")
+def parse_args(argv: list[str] | None, pages: Sequence[str]) -> argparse.Namespace:
+    """The command line, checked: a known profile, and --only with at least one known page."""
+    parser = argparse.ArgumentParser(prog="python -m bnopt.build", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", help=f"one of {', '.join(profiles.PROFILES)} (default: $PROFILE, else ci)")
+    parser.add_argument("--only", nargs="*", metavar="PAGE",
+                        help=f"execute only these pages (others must be executed already): {', '.join(pages)}")
     parser.add_argument("--no-site", action="store_true", help="execute notebooks but do not compile HTML")
     args = parser.parse_args(argv)
     try:
-        profiles.check_profile(args.profile)
+        args.profile = profiles.check_profile(args.profile) if args.profile else default_profile()
     except profiles.UnknownProfileError as err:
         parser.error(str(err))
-    root = paths.project_root()
-    book_dir, out = root / BOOK, root / "_build"
-    out.mkdir(parents=True, exist_ok=True)
-    times_path = out / TIMES_FILE
-    times = json.loads(times_path.read_text()) if args.only and times_path.is_file() else {}
-    pages = notebook_pages(book_dir)
+    if args.only == []:
+        parser.error(f"--only needs at least one page; notebooks are {', '.join(pages)}")
     unknown = set(args.only or []) - set(pages)
     if unknown:
         parser.error(f"unknown pages {sorted(unknown)}; notebooks are {', '.join(pages)}")
+    return args
+
+
+def main(argv: list[str] | None = None, root: Path | None = None) -> int:
+    """Command-line entry: execute notebooks at a profile and build the site (root: the project)."""
+    absolute_dir_envs(Path(os.getcwd()))
+    root = paths.project_root() if root is None else root
+    book_dir, out = root / BOOK, root / "_build"
+    pages = notebook_pages(book_dir)
+    args = parse_args(argv, pages)
+    try:
+        return run_build(args, pages, book_dir, out, root)
+    except KeyboardInterrupt:  # outside a notebook (a page's Ctrl-C is reported by run_build)
+        print(f"[book] interrupted; rerun to resume: {build_command(args.profile, args.only or [], args.no_site)}",
+              file=sys.stderr, flush=True)
+        return INTERRUPTED
+
+
+def run_build(args: argparse.Namespace, pages: list[str], book_dir: Path, out: Path, root: Path) -> int:
+    """Execute the chosen pages, then check every page and compile the site; the exit status."""
+    out.mkdir(parents=True, exist_ok=True)
+    times_path = out / TIMES_FILE
+    times = load_times(times_path) if args.only else {}
+    selected = [p for p in pages if not args.only or p in args.only]
+    if not args.no_site:  # say now, not after executing, that the site would lack pages
+        missing = unexecuted_pages(book_dir, args.profile, [p for p in pages if p not in selected])
+        if missing:
+            print(unexecuted_message(missing, args.profile, pages, also=selected), file=sys.stderr)
+            return 1
     os.environ["BNOPT_BUILD_TIMES"] = str(times_path)
     os.environ["BNOPT_PROFILE"] = args.profile
-    for page in pages:
-        if args.only and page not in args.only:
-            continue
+    finished: list[str] = []
+    for k, page in enumerate(selected):
         print(f"[book] executing {page} at profile {args.profile} ...", flush=True)
         try:
-            seconds = execute(page, book_dir, args.profile)
-        except Exception as err:  # papermill shows the failing cell in its message
-            print(f"[book] {page} FAILED:\n{err}", file=sys.stderr, flush=True)
-            return 1
+            seconds = execute(page, book_dir, args.profile, out)
+        except (Exception, KeyboardInterrupt) as err:
+            if not isinstance(err, KeyboardInterrupt):  # papermill's message shows the failing cell
+                print(f"[book] {page} FAILED:\n{err}", file=sys.stderr, flush=True)
+            rerun = build_command(args.profile, selected[k:], args.no_site)
+            print(stop_line(finished, describe_stop(page, err, out), rerun), file=sys.stderr, flush=True)
+            return INTERRUPTED if isinstance(err, KeyboardInterrupt) else 1
+        finished.append(page)
         times[page] = {"seconds": round(seconds, 1), "profile": args.profile}
         times_path.write_text(json.dumps(times, indent=1))
         print(f"[book] {page}: {seconds:.1f} s", flush=True)
     print("[book] time per notebook:")
     for page, t in times.items():
         print(f"  {page:<24} {t['seconds']:>8.1f} s  ({t['profile']})")
-    if not args.no_site:
-        try:
-            compile_site(root)
-        except subprocess.CalledProcessError:
-            print("[book] the site build failed (warnings are errors); see the messages above",
-                  file=sys.stderr)
-            return 1
-        print(f"[book] site: {out / 'html' / 'index.html'}")
+    if args.no_site:
+        return 0
+    missing = unexecuted_pages(book_dir, args.profile, pages)
+    if missing:
+        print(unexecuted_message(missing, args.profile, pages), file=sys.stderr)
+        return 1
+    try:
+        compile_site(root)
+    except subprocess.CalledProcessError:
+        print("[book] the site build failed (warnings are errors); see the messages above", file=sys.stderr)
+        return 1
+    print(f"[book] site: {out / 'html' / 'index.html'}")
     return 0
 
 

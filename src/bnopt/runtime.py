@@ -18,7 +18,7 @@ on busy cores spin and collapse throughput:
 
 Hence `recommended_threads`: 1 for the linear nets (little to gain, much to lose when shared); all
 available cores for convnets. On a shared machine set $BNOPT_THREADS (e.g. BNOPT_THREADS=1), which
-overrides the rule.
+overrides the rule; it must be a whole number >= 1 (empty means unset).
 """
 
 from __future__ import annotations
@@ -41,10 +41,26 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
+def env_threads() -> int | None:
+    """$BNOPT_THREADS as a count (None when unset or empty); a bad value raises naming the variable."""
+    value = os.environ.get(THREADS_ENV, "").strip()
+    if not value:
+        return None
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ValueError(f"{THREADS_ENV}={value!r} is not a thread count: set it to a whole number >= 1 "
+                         f"(e.g. {THREADS_ENV}=1 on a shared machine), or unset it for the measured rule")
+    return n
+
+
 def recommended_threads(model_id: str | None = None) -> int:
     """Threads for training `model_id` on CPU: $BNOPT_THREADS, else the measured rule (docstring)."""
-    if os.environ.get(THREADS_ENV):
-        return int(os.environ[THREADS_ENV])
+    n = env_threads()
+    if n is not None:
+        return n
     return 1 if model_id in SMALL_MODELS else available_cores()
 
 

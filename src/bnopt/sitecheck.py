@@ -2,7 +2,8 @@
 
     python -m bnopt.sitecheck _build/html
 
-Needs Debian's `chromium` and `chromium-driver` (or CHROMEDRIVER=/path) and the `selenium` package.
+Needs Debian's `chromium` and `chromium-driver` (or CHROMIUM=/path, CHROMEDRIVER=/path; a path that
+is not an executable file is an error naming the variable) and the `selenium` package.
 The pages are served on 127.0.0.1 by a local HTTP server for the duration of the check.
 """
 
@@ -22,6 +23,24 @@ _ERROR_OUTPUTS = ("return [...document.querySelectorAll('div.output.traceback, d
                   ".map(e => e.innerText.slice(0, 300));")
 _LINKS = "return [...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href'));"
 _SKIP = {"genindex.html", "search.html"}
+CHROMIUM_ENV, CHROMEDRIVER_ENV = "CHROMIUM", "CHROMEDRIVER"
+_DEFAULT_BINARIES = {CHROMIUM_ENV: "/usr/bin/chromium", CHROMEDRIVER_ENV: "/usr/bin/chromedriver"}
+
+
+class BrowserNotFoundError(FileNotFoundError):
+    """Raised when Chromium or chromedriver is not where $CHROMIUM / $CHROMEDRIVER (or the default) says."""
+
+
+def browser_binary(env: str) -> str:
+    """The executable named by $`env` (CHROMIUM or CHROMEDRIVER), else Debian's path; raises if absent."""
+    given = os.environ.get(env, "").strip()
+    path = given or _DEFAULT_BINARIES[env]
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        source = f"{env}={given!r}" if given else f"{path} (the default; ${env} is unset)"
+        raise BrowserNotFoundError(
+            f"{source} is not an executable file; install Debian's chromium and chromium-driver "
+            f"(apt-get install chromium chromium-driver) or set {env} to the path of the executable")
+    return path
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -41,16 +60,17 @@ def _serve(root: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
 
 def _driver():  # type: ignore[no-untyped-def]
     """A headless Chromium driven by Debian's chromedriver, with no background networking."""
+    chromium, chromedriver = browser_binary(CHROMIUM_ENV), browser_binary(CHROMEDRIVER_ENV)
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     opts = webdriver.ChromeOptions()
-    opts.binary_location = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    opts.binary_location = chromium
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--no-first-run", "--disable-quic", "--window-size=1280,2000"):
         opts.add_argument(flag)
-    service = Service(executable_path=os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver"))
+    service = Service(executable_path=chromedriver)
     return webdriver.Chrome(service=service, options=opts)
 
 
@@ -72,8 +92,8 @@ def check_site(root: Path) -> list[str]:
     if not pages:
         return [f"no HTML pages in {root}: build the book first (make book)"]
     problems: list[str] = []
-    server, base = _serve(root)
     driver = _driver()
+    server, base = _serve(root)
     try:
         for page in pages:
             driver.get(base + page.relative_to(root).as_posix())
@@ -96,7 +116,11 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line entry: check the site folder given (default `_build/html`)."""
     argv = sys.argv[1:] if argv is None else argv
     root = Path(argv[0] if argv else "_build/html").resolve()
-    problems = check_site(root)
+    try:
+        problems = check_site(root)
+    except BrowserNotFoundError as err:
+        print(f"[site] {err}", file=sys.stderr)
+        return 1
     for p in problems:
         print(f"[site] PROBLEM {p}", file=sys.stderr)
     print(f"[site] {len(problems)} problem(s) on the site in {root}")
