@@ -130,3 +130,8 @@ def test_split_shows_in_the_row_and_the_summary_counts_mixed() -> None:
     assert v.as_row()["detail"] == "holds in 2 of 3 seeds (seeds 0, 2); median ratio 3.1"
     row = claims.LedgerRow(claims.claim("S6"), v)
     assert "1 mixed (seeds split)" in claims.summary([row], "ci")
+
+
+def test_readings_show_in_the_row() -> None:
+    v = claims.Verdict("S4", claims.REPRODUCED, readings=(("½·sum (headline)", "reproduced"), ("sum", "mixed")))
+    assert v.as_row()["detail"] == "under ½·sum (headline): reproduced; under sum: mixed"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -245,8 +246,23 @@ def test_fig1_grid_tiny_and_verdicts() -> None:
     assert res["bn_loss_final"].shape == (2, 5, 12)
     cls = ols.fig1_classes(res)
     assert set(np.unique(cls)) <= {0, 1, 2, 3}
-    for v in (ols.verdict_c5([res], "ci"), ols.verdict_c7([res], "ci")):
-        assert v.verdict in VERDICTS and v.numbers
+    draws = [[ols.run_fig1_draw(dataclasses.replace(cfg, seed=seed))] for seed in range(3)]
+    np.testing.assert_array_equal(draws[0][0]["bn_loss_compare"], res["bn_loss_compare"])  # same cells, same u
+    for v in (ols.verdict_c5(draws, "ci"), ols.verdict_c7(draws, "ci")):
+        assert v.verdict in VERDICTS and v.numbers and len(v.seeds) == 3
+
+
+def test_uniform_step_and_appendix_b_tiny() -> None:
+    cfg = ols.UniformStepConfig(kappa=20.0, dim=6, steps=500, eps_small=(-4.0, -3.0, 3), eps_large=(6.0, 7.0, 3),
+                                a0=(1.0,), eps_a=1.0, seed=0)
+    uni = ols.run_uniform_step(cfg)
+    assert uni["effective_step_small"].shape == (1, 3, uni["steps"].size)
+    row = ols.c6_uniform(uni)[0]
+    assert 0 < row["small C1"] <= row["small C2"] and row["small widening"] >= 1.0
+    appb = ols.run_appendix_b(ols.AppBConfig("linspace", 50.0, 4, 6, 300, (-3.0, 6.0, 10), 0))
+    assert 0 < appb["k_half"] <= appb["k_compare"] // 2 and appb["mb_residual_h2_half"].shape == (10, 6)
+    for reading in ols.C8_READINGS:
+        assert 0.0 <= ols.appb_interval(appb, reading) <= 9.0 + 1e-9
 
 
 def test_intro_demo_gd_diverges_bngd_converges() -> None:

@@ -35,6 +35,7 @@ class Verdict:
     dataset: str = ""
     profile: str = ""
     seeds: tuple[tuple[int, bool | None], ...] = ()  # (seed, holds; None = not testable) per seed
+    readings: tuple[tuple[str, str], ...] = ()  # (reading of an open choice, verdict under it), headline first
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
@@ -54,7 +55,8 @@ class Verdict:
     def as_row(self) -> dict[str, str]:
         """Flatten for a table: claim, verdict, numbers, data, profile."""
         nums = ", ".join(f"{k} = {v:.3g}" for k, v in self.numbers.items())
-        detail = "; ".join(t for t in (self.split, self.detail) if t)
+        under = "; ".join(f"under {r}: {v}" for r, v in self.readings)
+        detail = "; ".join(t for t in (self.split, under, self.detail) if t)
         return {"claim": self.claim_id, "verdict": self.verdict, "numbers": nums,
                 "detail": detail, "data": self.dataset, "profile": self.profile}
 

@@ -186,22 +186,72 @@ def plot_appendix_b(res, tests_eps: float | None = None) -> plt.Figure:
 
 
 def plot_near_optimal(results: Sequence, key: str) -> plt.Figure:
-    """[C] Fig. 7/8: MBNGD's G-mean final loss relative to optimal GD's against ε, one curve per d or cond."""
-    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    """[C] Fig. 7/8 under two readings, one curve per d or cond: (a) MBNGD's G-mean ε̂ at the last step over
+    ε_opt (the headline reading); (b) its G-mean loss over optimal GD's at the comparison step k_c."""
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 3.8))
     cmap = plt.get_cmap("viridis")
+    name = "d" if key == "dim" else "cond"
     for i, res in enumerate(results):
-        eps = np.asarray(res["eps"])
+        eps, colour = np.asarray(res["eps"]), cmap(i / max(1, len(results) - 1))
+        rel_eff = ols.geometric_mean(np.asarray(res["mb_effective_step"])) / float(res["eps_opt"])
         rel = ols.geometric_mean(np.asarray(res["mb_residual_h2_compare"])) / ols.geometric_mean(
             np.asarray(res["gd_opt_residual_h2_compare"]))
-        width = ols.near_optimal_decades(res)
         val = float(res[key])
-        ax.plot(eps, rel, marker=".", color=cmap(i / max(1, len(results) - 1)),
-                label=f"{'d' if key == 'dim' else 'cond'} = {val:g} ({width:.1f} decades)")
-    ax.axhline(ols.NEAR_OPTIMAL_FACTOR, color="k", lw=0.8, ls="--", label="near-optimal bound")
-    _log_axes(ax, "learning rate ε", "MBNGD loss / optimal GD's (G-mean)")
+        ax.plot(eps, rel_eff, marker=".", color=colour,
+                label=f"{name} = {val:g} ({ols.appb_interval(res, ols.C8_HEADLINE):.1f} decades)")
+        bx.plot(eps, rel, marker=".", color=colour,
+                label=f"{name} = {val:g}, k_c = {int(res['k_compare'])} ({ols.near_optimal_decades(res):.1f} dec.)")
+    for y in (1 / ols.NEAR_OPTIMAL_FACTOR, ols.NEAR_OPTIMAL_FACTOR):
+        ax.axhline(y, color="k", lw=0.8, ls="--")
+    _log_axes(ax, "learning rate ε", "MBNGD ε̂ / ε_opt (G-mean, last step)")
+    ax.legend(fontsize=8, title="within 10× of ε_opt", title_fontsize=8)
+    bx.axhline(ols.NEAR_OPTIMAL_FACTOR, color="k", lw=0.8, ls="--")
+    bx.axhline(1.0, color="k", lw=0.8, ls=":")
+    _log_axes(bx, "learning rate ε", "MBNGD loss / optimal GD's at k_c (G-mean)")
+    bx.set_ylim(top=1e12)
+    bx.legend(fontsize=7, title="within 10× of GD's loss", title_fontsize=8)
+    return fig
 
-    ax.set_ylim(top=1e12)
+
+def plot_uniform_step(uniform, a0: float = 1.0) -> plt.Figure:
+    """Prop. 3.5 read uniformly in k: (a) ε̂_k/ε against ε·k for the small ε, (b) ε̂_k·ε against k/ε for
+    the large ε, one curve per ε (steps k ≥ 1; the k = 0 value is the same for every ε)."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    steps = np.asarray(uniform["steps"])
+    i = int(np.flatnonzero(np.isclose(np.asarray(uniform["a0"]), a0))[0])
+    k = steps >= 1
+    for ax, kind, label in ((axes[0], "small", "ε̂_k / ε"), (axes[1], "large", "ε̂_k · ε")):
+        eps = np.asarray(uniform[f"eps_{kind}"])
+        vals = np.asarray(uniform[f"effective_step_{kind}"])[i]
+        cmap = plt.get_cmap("viridis")
+        for j, e in enumerate(eps):
+            y = vals[j] / e if kind == "small" else vals[j] * e
+            x = e * steps if kind == "small" else steps / e
+            ax.plot(x[k], y[k], color=cmap(j / max(1, eps.size - 1)), lw=1.2,
+                    label=f"ε = {e:.0e}" if j in (0, eps.size // 2, eps.size - 1) else None)
+        _log_axes(ax, "ε·k" if kind == "small" else "k/ε", f"{label} (a₀ = {a0:g})")
+        ax.legend(fontsize=8)
+    return fig
+
+
+def plot_fig1_draws(draws: Sequence[Sequence]) -> plt.Figure:
+    """C5 and C7 per draw of u: (a) near-optimal fraction against a₀, (b) the best loss ratio BNGD/GD per κ."""
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 3.6))
+    for n, draw in enumerate(draws):
+        a0, close, _, _ = ols.c7_fractions(draw)
+        seed = int(np.asarray(draw[0]["seed"]))
+        ax.plot(a0, close, marker="o", color=f"C{n % 10}", label=f"u seed {seed}")
+        beats = ols.c5_beats(draw)
+        ks = np.array(sorted(beats))
+        bx.plot(ks * (1 + 0.04 * (n - len(draws) / 2)), [beats[k][1] for k in ks], "o", color=f"C{n % 10}",
+                label=f"u seed {seed}")
+    ax.set_xscale("log")
+    ax.set_xlabel("a₀")
+    ax.set_ylabel("near-optimal fraction (ε_a ≤ 1)")
     ax.legend(fontsize=8)
+    bx.axhline(ols.BEAT_FACTOR, color="k", lw=0.8, ls="--", label="beats GD below this")
+    _log_axes(bx, "κ", "best loss BNGD / optimal GD")
+    bx.legend(fontsize=8)
     return fig
 
 
@@ -219,4 +269,4 @@ def plot_intro_demo(demo) -> plt.Figure:
 
 
 __all__ = ["plot_loss_curves", "plot_effective_step", "plot_spectra", "plot_fig1", "plot_appendix_b",
-           "plot_near_optimal", "plot_intro_demo", "METHOD_STYLE"]
+           "plot_near_optimal", "plot_uniform_step", "plot_fig1_draws", "plot_intro_demo", "METHOD_STYLE"]

@@ -159,6 +159,37 @@ _register("landscape",
 # --- end: landscape ---
 
 
+# --- section: dln_seeds ---
+@dataclass(frozen=True)
+class DLNSeedsSettings:
+    """[S]'s 25-layer DLN over seeds and loss conventions (the DLN halves of S4–S7, edge of stability).
+
+    The probes (steps, intervals, step sizes) are the landscape page's at the same profile; the ICS
+    runs are [S] App. A's 10,000 steps. Values marked "book" are the book's choices.
+    """
+
+    seeds: int = 10  # book: seeds 0..9 (data, A and initial weights); the spec asks for >= 10
+    lr: float = 1e-6  # [S] App. A
+    conventions: tuple[str, ...] = ("half_sum", "sum")  # the loss read as ½·sum and as sum (dln_seeds)
+    ics_steps: int = 10_000  # [S] App. A
+    ics_layers: tuple[int, ...] = (9, 17)  # [S] Fig. 3b
+    ics_every: int = 50  # book: Definition 2.1 every this many steps
+    flip_every: int = 50  # book: cos(G_t, G_t+1) of the whole gradient at t = 0, every, 2·every, ...
+    divergence_seeds: int = 3  # book: seeds of the plain-DLN divergence search
+    divergence_factors: tuple[float, ...] = (2, 3, 5, 7, 10, 14, 20, 30, 50, 70, 100)  # × lr, book
+    divergence_steps: int = 10_000  # [S] App. A's training length
+
+
+_register("dln_seeds",
+          {"paper": DLNSeedsSettings(), "workstation": DLNSeedsSettings(),
+           "ci": DLNSeedsSettings(ics_every=200, flip_every=100)},
+          {"paper": "nothing: 10 seeds of the 25-layer DLN at [S]'s settings, under both loss conventions.",
+           "workstation": "nothing: 10 seeds of the 25-layer DLN at [S]'s settings, under both loss conventions.",
+           "ci": "only how often Definition 2.1 is measured (every 200 instead of 50 steps); 10 seeds, "
+                 "10,000 steps, both loss conventions; the probes are the landscape page's (1,500 steps)."})
+# --- end: dln_seeds ---
+
+
 # --- section: ols ---
 @dataclass(frozen=True)
 class OLSSettings:
@@ -178,6 +209,16 @@ class OLSSettings:
     curves_eps_a: tuple[float, ...] = (0.5, 1.0, 1.5, 1.99, 2.1)  # ε_a ≤ 1 (Thm 3.3) and beyond
     eff_eps: tuple[float, float, int] = (-5.0, 16.0, 85)  # ε grid of the ε̂ figure (quarter decades)
     eff_a0: tuple[float, ...] = (1.0, 1e-2, 1e-4)
+    # Prop. 3.5 read uniformly in k (book's choices, [C] gives no setting): ε̂_k/ε over the lowest two
+    # decades of the ε̂ grid (ε·λ_max ≤ 0.1 at κ = 100) and ε̂_k·ε over the highest two, every k ≤ 1e5
+    uniform_steps: int = 100_000
+    uniform_eps_small: tuple[float, float, int] = (-5.0, -3.0, 9)
+    uniform_eps_large: tuple[float, float, int] = (14.0, 16.0, 9)
+    # C5/C7 over several draws of u (book's choice: [C] Fig. 1 shows one u): Fig. 1's setting on every
+    # other grid point in ε_a and in ε; draw 0 has the u of the Fig. 1 figure
+    fig1_draws: int = 5
+    draw_eps_a: tuple[float, float, int] = (-10.0, 0.0, 21)  # ε_a = 1.99 · logspace(-10, 0, 21)
+    draw_eps: tuple[float, float, int] = (-5.0, 16.0, 22)  # ε = logspace(-5, 16, 22)
     gd_factors: tuple[float, ...] = (0.5, 0.9, 0.99, 0.999, 1.001, 1.01, 1.1, 1.5, 2.5)  # ε / (2/λ_max)
     spectra_draws: int = 1000  # random u per κ for κ* (and random H for interlacing)
     appb_steps: int = 5000  # [C] Fig. 5; book's choice for Fig. 6–8 (not stated)
@@ -203,7 +244,8 @@ _register("ols",
            "workstation": "App. B Fig. 7–8 average over 200 random tests instead of 500; everything else "
                           "runs at the paper's full scale.",
            "paper": "nothing: this is the paper's scale (κ values, App. B's ε grid and test counts "
-                    "for Fig. 7–8 are the book's choices where [C] gives none)."})
+                    "for Fig. 7–8, the extra draws of u behind C5/C7 and the horizon of the uniform-in-k "
+                    "check of Prop. 3.5 are the book's choices where [C] gives none)."})
 # --- end: ols ---
 
 
