@@ -168,3 +168,39 @@ def test_other_loss_and_unknown_engine_are_refused() -> None:
                     loss_fn=lambda out, target: (out - target).abs().sum())
     with pytest.raises(ValueError, match="'autograd', 'moments', 'auto'"):
         train.TrainConfig(lr=1e-6, steps=2, engine="fast")
+
+
+class _EveryStep:
+    """A hook without `due`: the moments engine calls it at every step."""
+
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+
+    def after_step(self, state) -> None:
+        self.seen.append(state.step)
+
+
+class _Every7(_EveryStep):
+    """The same hook acting every 7th step only: the steps between run in the fused kernel."""
+
+    def due(self, step: int) -> bool:
+        return step % 7 == 0
+
+    def after_step(self, state) -> None:
+        if self.due(state.step):
+            super().after_step(state)
+
+
+def test_steps_no_hook_is_due_at_run_fused_with_the_same_updates() -> None:
+    x, y = data.dln_task(200, 10, seed=4)
+    logs, nets = [], []
+    for hook in (_EveryStep(), _Every7()):
+        net = models.build("dln", "bn", depth=5, seed=4)
+        logs.append(train.train(net, (x, y), train.TrainConfig(lr=1e-5, steps=30, progress=False, engine="moments"),
+                                hooks=[hook], loss_fn=models.loss_fn("dln")))
+        nets.append(net)
+        if isinstance(hook, _Every7):
+            assert hook.seen == [0, 7, 14, 21, 28]
+    np.testing.assert_array_equal(logs[0].loss, logs[1].loss)
+    for a, b in zip(nets[0].parameters(), nets[1].parameters()):
+        assert torch.equal(a, b)

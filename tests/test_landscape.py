@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from bnopt import claims, data, landscape, landscape_plots, models, norms, profiles, results, train
+from test_dln_seeds import _page, _probed_study
 
 ETAS = np.array([0.01, 0.05, 0.2])
 
@@ -199,22 +200,23 @@ def _runs(standard: float, bn: float, **kw: float) -> dict[str, results.Result]:
 
 @pytest.mark.parametrize("claim", ["S5", "S6", "S7"])
 def test_smoothness_verdicts_both_ways(claim: str) -> None:
+    """VGG (seed 0) beside the DLN over seeds; the DLN over seeds alone goes every way in test_dln_seeds."""
     fn = landscape.CLAIMS[claim][0]
-    good = fn(_runs(10.0, 1.0), "ci")
+    good = fn({**_runs(10.0, 1.0), **_page(_probed_study([10.0] * 10))}, "ci")
     assert good.verdict == claims.REPRODUCED and good.numbers["vgg_ratio"] == pytest.approx(10.0, rel=0.2)
-    assert fn(_runs(1.0, 1.0), "ci").verdict == claims.NOT_REPRODUCED
-    assert fn(_runs(10.0, 1.0, probes=2), "ci").verdict == claims.NOT_TESTABLE
+    assert good.numbers["dln_median_ratio_over_seeds"] == pytest.approx(10.0, rel=0.2)
+    assert fn({**_runs(1.0, 1.0), **_page(_probed_study([1.0] * 10))}, "ci").verdict == claims.NOT_REPRODUCED
+    few = fn({**_runs(10.0, 1.0, probes=2), **_page(_probed_study([10.0] * 10, trained=False))}, "ci")
+    assert few.verdict == claims.NOT_TESTABLE and "vgg: fewer than" in few.detail
 
 
 @pytest.mark.parametrize("claim", ["S5", "S6", "S7"])
 def test_a_standard_net_that_did_not_train_is_not_judged(claim: str) -> None:
     fn = landscape.CLAIMS[claim][0]
-    runs = _runs(10.0, 1.0)
+    runs = {**_runs(10.0, 1.0), **_page(_probed_study([10.0] * 10))}
     runs["vgg-none"] = _fake(10.0, trained=False)  # stuck at its initial loss
     v = fn(runs, "ci")
-    assert v.verdict == claims.REPRODUCED and "judged on: DLN" in v.detail and "vgg: the standard net" in v.detail
-    runs["dln-none"] = _fake(10.0, trained=False)
-    assert fn(runs, "ci").verdict == claims.NOT_TESTABLE
+    assert v.verdict == claims.REPRODUCED and "VGG not judged (vgg: the standard net" in v.detail
 
 
 def test_s8_both_ways() -> None:
@@ -300,11 +302,11 @@ def _without_vgg(standard: float = 10.0, bn: float = 1.0) -> dict[str, results.R
 
 
 def test_absent_cifar10_leaves_dln_verdicts_and_makes_vgg_only_ones_not_run() -> None:
-    runs = _without_vgg()
+    runs = {**_without_vgg(), **_page(_probed_study([10.0] * 10))}
     runs["dln-l1"] = _fake(1.0, final_loss=0.5)
     found = {v.claim_id: v for v in landscape.verdicts(runs, "ci")}
     for cid in ("S5", "S6", "S7"):
-        assert found[cid].verdict == claims.REPRODUCED and "vgg: not run" in found[cid].detail
+        assert found[cid].verdict == claims.REPRODUCED and "VGG not judged (vgg: not run" in found[cid].detail
     assert found["S8"].verdict == claims.REPRODUCED and "DLN only" in found["S8"].detail
     assert found["S9"].verdict == claims.NOT_TESTABLE and found["S9"].detail.startswith("not run: data not found")
     assert found["S10"].verdict == claims.REPRODUCED

@@ -331,11 +331,12 @@ def train_moments(model: nn.Module, data: train.Batch, config: train.TrainConfig
     kernel_args = (pr.w, pr.gamma, pr.beta, pr.normed, pr.eps, mo.sigma, mo.bstar, mo.mu_x, mo.mu_y, mo.r0, mo.n)
     eval_every = config.eval_every or n_steps
     while t < n_steps and diverged_at < 0:
-        if hooks:
+        due = next_due(hooks, t, n_steps)
+        if due == t:
             done, diverged_at, initial = _hooked_step(model, slots, arrays, write_params, kernel_args,
                                                       (x_all, y_all), config, hooks, loss_fn, t, initial, losses)
         else:
-            span = min(n_steps - t, CHUNK, eval_every - t % eval_every)
+            span = min(due - t, CHUNK, eval_every - t % eval_every)
             done, diverged_at, initial = _run(*kernel_args, config.lr, lr_norm, t, span, initial, factor, bound,
                                               losses[t:])
         t += done
@@ -356,6 +357,15 @@ def train_moments(model: nn.Module, data: train.Batch, config: train.TrainConfig
         test_accuracy=np.asarray([e[2] for e in evals], dtype=np.float64),
         diverged=diverged_at >= 0, diverged_at=None if diverged_at < 0 else diverged_at,
         steps_run=t, wall_time=time.perf_counter() - start, extra={"engine": "moments"})
+
+
+def next_due(hooks: Sequence[Any], t: int, n_steps: int) -> int:
+    """The first step >= t at which some hook acts (n_steps if none); a hook without `due` acts at every step."""
+    if not hooks:
+        return n_steps
+    if any(not hasattr(h, "due") for h in hooks):
+        return t
+    return next((s for s in range(t, n_steps) if any(h.due(s) for h in hooks)), n_steps)
 
 
 def _hooked_step(model: nn.Module, slots: list[tuple[str, nn.Parameter, str, int]], arrays: dict[str, np.ndarray],

@@ -97,18 +97,23 @@ class ICSMeasurement(train.SelfContainedHook):
     ics_shifted_grad_norm (m × L; ‖G‖ and ‖G'‖ to read the l2 difference against).
     """
 
-    def __init__(self, layers: Sequence[int], every: int = 1) -> None:
+    def __init__(self, layers: Sequence[int], every: int = 1, recompute_g: bool = False) -> None:
         if every < 1:
             raise ValueError(f"every={every} must be >= 1 (measure every `every` steps)")
         if not layers or any(int(k) < 1 for k in layers):
             raise ValueError(f"layers={tuple(layers)} must be 1-based layer numbers (#1 is the input layer)")
         self.layers, self.every = tuple(int(k) for k in layers), every
+        self.recompute_g = recompute_g  # G by autograd at W^t, in the precision of G' (the moments engine's G is float64)
         self._before: train.Snapshot | None = None
         self.steps: list[int] = []
         self.l2: list[list[float]] = []
         self.cos: list[list[float]] = []
         self.grad_norm: list[list[float]] = []
         self.shifted_grad_norm: list[list[float]] = []
+
+    def due(self, step: int) -> bool:
+        """Whether `step` is measured."""
+        return step % self.every == 0
 
     def before_step(self, state: train.StepState) -> None:
         """On measured steps, keep W^t and the random generators' states."""
@@ -131,6 +136,10 @@ class ICSMeasurement(train.SelfContainedHook):
         with train.preserved_state(model) as now:
             for k in self.layers:
                 g = state.grads[name_of[id(weights[k - 1])]]
+                if self.recompute_g:
+                    before.restore_rng()
+                    g = shifted_gradient(model, k, before.params, before.params, owners, (state.x, state.y),
+                                         state.loss_fn)
                 before.restore_rng()  # same noise draws as the training pass of step t
                 g_prime = shifted_gradient(model, k, before.params, now.params, owners,
                                            (state.x, state.y), state.loss_fn)
@@ -208,7 +217,8 @@ def run_experiment(spec: RunSpec) -> dict[str, Any]:
     train_data, test_data, variant = _task(spec)
     model = build_model(spec)
     hooks: list[Any] = []
-    ics = ICSMeasurement(spec.ics_layers, spec.ics_every) if spec.ics_layers else None
+    # the DLN trains on the float64 moments engine: G is recomputed by float32 autograd, as G' is
+    ics = ICSMeasurement(spec.ics_layers, spec.ics_every, recompute_g=spec.model_id == "dln") if spec.ics_layers else None
     if ics is not None:
         hooks.append(ics)
     # last: the recorder captures the training forward pass (the ICS hook leaves the net as it found it)
@@ -262,10 +272,14 @@ def run_all(profile: str, *, force: bool = False) -> dict[str, results.Result]:
     """Run (or load) every run of the ICS page at `profile`, keyed as in `run_specs`.
 
     A VGG run whose CIFAR-10 files are absent is a "not run" result (`results.is_run` False) saying why.
+    The DLN seed study (`dln_seeds.ics_runs`, its divergence search) comes under keys "seeds:…".
     """
-    return {key: results.load_or_not_run(f"ics-{key}", run_experiment, spec, profile=profile, force=force,
+    from . import dln_seeds
+
+    page = {key: results.load_or_not_run(f"ics-{key}", run_experiment, spec, profile=profile, force=force,
                                          dataset="cifar10" if spec.model_id == "vgg" else None)
             for key, spec in run_specs(profile).items()}
+    return dln_seeds.with_study(page, dln_seeds.ics_runs(profile), profile)
 
 
 # --- summaries ------------------------------------------------------------------------------------
@@ -438,49 +452,64 @@ def verdict_s3(res: Mapping[str, results.Result], profile: str) -> Verdict:
                    _dataset(res, keys), profile)
 
 
+def _vgg_ics(res: Mapping[str, results.Result], profile: str) -> tuple[dict[str, float], list[str], bool] | None:
+    """VGG half of S4 (seed 0, Fig. 3a): (numbers, where BN reduces ICS, enough measurements), or None if not run."""
+    s = profiles.settings("ics", profile)
+    keys = [run_key("vgg", m, lr) for lr in s.vgg_ics_lrs for m in ("standard", "bn")]
+    if not all(k in res for k in keys):
+        return None
+    numbers: dict[str, float] = {}
+    reduced_at, enough = [], True
+    for lr in s.vgg_ics_lrs:
+        std, bn = res[run_key("vgg", "standard", lr)].arrays, res[run_key("vgg", "bn", lr)].arrays
+        enough &= min(len(std["ics_steps"]), len(bn["ics_steps"])) >= MIN_ICS_MEASUREMENTS
+        for k in s.vgg_ics_layers:
+            c_std, c_bn = median_cosine(std, k), median_cosine(bn, k)
+            numbers[f"cos standard VGG lr {lr:g} #{k}"], numbers[f"cos BN VGG lr {lr:g} #{k}"] = c_std, c_bn
+            if c_bn > c_std + COS_TOLERANCE:  # NaN (a diverged run) never counts as reduced
+                reduced_at.append(f"VGG lr {lr:g} #{k}")
+    return numbers, reduced_at, enough
+
+
 def verdict_s4(res: Mapping[str, results.Result], profile: str) -> Verdict:
     """S4: BN does not reduce ICS; in the DLN, G and G' are nearly uncorrelated with BN ([S] Fig. 3).
 
-    For every net, measured lr and layer of Fig. 3: the median cos(G, G') with BN must not exceed
-    standard's by more than COS_TOLERANCE (BN does not make G' closer to G), and in the BN DLN its
-    absolute value must be below UNCORRELATED. Needs "{vgg,dln}-{standard,bn}-lr{lr}" for the Fig. 3 lrs.
+    DLN at [S]'s lr 1e-6 and Fig. 3b's layers, over the seeds of the DLN study (`dln_seeds`, in
+    `run_all` under `dln_seeds.PREFIX`): a seed holds when at every layer the BN DLN's median cos(G, G') is
+    not above standard's by more than COS_TOLERANCE (BN does not make G' closer to G) and its
+    absolute value is below UNCORRELATED; `claims.seed_verdict` decides over >= dln_seeds.MIN_SEEDS
+    tested seeds, under each loss convention, the headline being `dln_seeds.headline_convention`.
+    The VGG (seed 0, Fig. 3a's lrs and layers) must not show BN reducing ICS, else the verdict
+    cannot be "reproduced"; without its runs (data absent) the DLN decides alone, as the detail says.
     """
-    s = profiles.settings("ics", profile)
-    nets = [("vgg", lr, s.vgg_ics_layers) for lr in s.vgg_ics_lrs] + \
-           [("dln", lr, s.dln_ics_layers) for lr in s.dln_lrs]
-    skipped = sorted({m.upper() for m, lr, _ in nets
-                      if not all(run_key(m, meth, lr) in res for meth in ("standard", "bn"))})
-    nets = [n for n in nets if n[0].upper() not in skipped]
-    keys = [run_key(m, meth, lr) for m, lr, _ in nets for meth in ("standard", "bn")]
-    if not nets:
-        return claims.not_run_verdict("S4", "none of the Fig. 3 runs were made", profile)
-    numbers: dict[str, float] = {}
-    reduced_at: list[str] = []  # where BN's cosine is clearly higher (BN reduces ICS there)
-    correlated_at: list[str] = []  # where the BN DLN's G and G' are not nearly uncorrelated
-    enough = True
-    for model_id, lr, layers in nets:
-        std, bn = res[run_key(model_id, "standard", lr)].arrays, res[run_key(model_id, "bn", lr)].arrays
-        enough &= min(len(std["ics_steps"]), len(bn["ics_steps"])) >= MIN_ICS_MEASUREMENTS
-        for k in layers:
-            c_std, c_bn = median_cosine(std, k), median_cosine(bn, k)
-            tag = f"{model_id.upper()} lr {lr:g} #{k}"
-            numbers[f"cos standard {tag}"], numbers[f"cos BN {tag}"] = c_std, c_bn
-            if c_bn > c_std + COS_TOLERANCE:  # NaN (a diverged run) never counts as reduced
-                reduced_at.append(tag)
-            if model_id == "dln" and not abs(c_bn) < UNCORRELATED:
-                correlated_at.append(tag)
-    detail = (f"median over measured steps; BN 'reduces ICS' if its cosine exceeds standard's by more "
-              f"than {COS_TOLERANCE:g}; 'nearly uncorrelated' = |median cosine| below {UNCORRELATED:g} "
-              f"in the BN DLN. BN reduces ICS at: {', '.join(reduced_at) or 'none'}; BN DLN not "
-              f"uncorrelated at: {', '.join(correlated_at) or 'none'}"
-              + (f"; judged without the {', '.join(skipped)} runs, which were not run (data not found)"
-                 if skipped else ""))
-    if not enough:
-        return Verdict("S4", claims.NOT_TESTABLE, numbers,
-                       detail + f"; needs >= {MIN_ICS_MEASUREMENTS} measured steps per run",
-                       _dataset(res, keys), profile)
-    return Verdict("S4", claims.NOT_REPRODUCED if reduced_at or correlated_at else claims.REPRODUCED,
-                   numbers, detail, _dataset(res, keys), profile)
+    from . import dln_seeds
+
+    runs = dln_seeds.study(res)
+    if not runs or "divergence" not in runs:
+        return claims.not_run_verdict("S4", "the DLN seed study was not run", profile)
+    layers = profiles.settings("dln_seeds", profile).ics_layers
+    conventions = profiles.settings("dln_seeds", profile).conventions
+    vgg = _vgg_ics(res, profile)
+    vgg_numbers, reduced_at, vgg_enough = vgg if vgg is not None else ({}, [], True)
+
+    def under(convention: str) -> Verdict:
+        outcomes, cos = dln_seeds.s4_outcomes(runs, convention, layers)
+        numbers = {**{f"DLN median over seeds: cos {k}": dln_seeds.nan_median(v) for k, v in cos.items()},
+                   **vgg_numbers}
+        detail = (f"per DLN seed, median cos(G, G') over measured steps; a seed holds if BN's cosine is not above "
+                  f"standard's by more than {COS_TOLERANCE:g} and |BN's| < {UNCORRELATED:g} at layers "
+                  f"{', '.join(f'#{k}' for k in layers)}; VGG (seed 0): BN reduces ICS at "
+                  f"{', '.join(reduced_at) or 'none'}"
+                  + ("" if vgg is not None else "; the VGG runs were not run (data not found): DLN alone"))
+        if not vgg_enough:
+            return Verdict("S4", claims.NOT_TESTABLE, numbers, detail + f"; VGG needs >= {MIN_ICS_MEASUREMENTS} "
+                           "measured steps per run", "synthetic", profile)
+        return claims.seed_verdict("S4", outcomes, effect_clears=not reduced_at, min_seeds=dln_seeds.MIN_SEEDS,
+                                   numbers=numbers, detail=detail,
+                                   dataset=_dataset(res, [*_s_keys(profile)["S4"], dln_seeds.PREFIX + "divergence"]),
+                                   profile=profile)
+
+    return dln_seeds.reading_verdicts(under, conventions, dln_seeds.headline_convention(runs["divergence"]))
 
 
 def _s_keys(profile: str) -> dict[str, tuple[str, ...]]:
@@ -491,8 +520,7 @@ def _s_keys(profile: str) -> dict[str, tuple[str, ...]]:
         "S1": tuple(run_key("vgg", m, r) for r in s.vgg_lrs for m in ("standard", "bn")),
         "S2": tuple(run_key("vgg", m, lr) for m in ("standard", "bn", "noisy_bn")),
         "S3": tuple(run_key("vgg", m, lr) for m in ("standard", "standard_noise")),
-        "S4": tuple(run_key(n, m, r) for n, lrs in (("vgg", s.vgg_ics_lrs), ("dln", s.dln_lrs))
-                    for r in lrs for m in ("standard", "bn")),
+        "S4": tuple(run_key("vgg", m, r) for r in s.vgg_ics_lrs for m in ("standard", "bn")),  # + the seed study
     }
 
 
@@ -506,7 +534,8 @@ Every verdict function takes (results, profile): `results` maps the keys of `run
 (e.g. "vgg-bn-lr0.1", "dln-standard-lr1e-06") to `results.Result`s — pass `run_all(profile)`
 itself — and returns a `claims.Verdict`. S1 reads the standard/BN VGG runs at Fig. 1's learning
 rates; S2 the standard, BN and noisy-BN VGG runs at the first; S3 the standard VGG with and
-without noise; S4 the standard/BN VGG and DLN runs at Fig. 3's learning rates.
+without noise; S4 the standard/BN VGG runs at Fig. 3a's learning rates and the DLN seed study
+(keys "seeds:…", `dln_seeds`).
 """
 
 

@@ -195,9 +195,13 @@ class LandscapeProbe(train.SelfContainedHook):
         self.steps: list[int] = []
         self.probes: dict[str, list[Probe]] = {d: [] for d in self.directions}
 
+    def due(self, step: int) -> bool:
+        """Whether a probe runs at `step`."""
+        return _due(step, self.every) or (step < self.early_until and _due(step, self.early_every))
+
     def before_step(self, state: train.StepState) -> None:
         """Probe at W^t on this step's batch."""
-        if not (_due(state.step, self.every) or (state.step < self.early_until and _due(state.step, self.early_every))):
+        if not self.due(state.step):
             return
         self.steps.append(state.step)
         for direction in self.directions:
@@ -229,9 +233,13 @@ class SharpnessProbe(train.SelfContainedHook):
         self.steps: list[int] = []
         self.values: list[float] = []
 
+    def due(self, step: int) -> bool:
+        """Whether λ_max is computed at `step`."""
+        return _due(step, self.every)
+
     def before_step(self, state: train.StepState) -> None:
         """Lanczos on the Hessian at W^t, this step's batch."""
-        if not _due(state.step, self.every):
+        if not self.due(state.step):
             return
         self.steps.append(state.step)
         self.values.append(hessian.top_hessian_eigenvalue(state.model, state.x, state.y, state.loss_fn,
@@ -251,9 +259,13 @@ class TheoremProbe(train.SelfContainedHook):
         self.steps: list[int] = []
         self.sides: dict[str, list[theory.TheoremSides]] = {"exact": [], "trained": []}
 
+    def due(self, step: int) -> bool:
+        """Whether the theorems are evaluated at `step`."""
+        return _due(step, self.every)
+
     def before_step(self, state: train.StepState) -> None:
         """Evaluate both theorems exactly (float64, ε = 0) and as trained (the net's dtype and ε)."""
-        if not _due(state.step, self.every):
+        if not self.due(state.step):
             return
         self.steps.append(state.step)
         for kind in self.sides:
@@ -374,10 +386,14 @@ def run_all(profile: str, *, force: bool = False) -> dict[str, results.Result]:
     """Run (or load) every run of the landscape page at `profile`, keyed as in `run_specs`.
 
     A VGG run whose CIFAR-10 files are absent is a "not run" result (`results.is_run` False) saying why.
+    The DLN seed study (`dln_seeds.landscape_runs`, its divergence search) comes under keys "seeds:…".
     """
-    return {key: results.load_or_not_run(f"landscape-{key}", run_experiment, spec, profile=profile, force=force,
+    from . import dln_seeds
+
+    page = {key: results.load_or_not_run(f"landscape-{key}", run_experiment, spec, profile=profile, force=force,
                                          dataset="cifar10" if spec.model_id == "vgg" else None)
             for key, spec in run_specs(profile).items()}
+    return dln_seeds.with_study(page, dln_seeds.landscape_runs(profile), profile)
 
 
 # --- summaries ------------------------------------------------------------------------------------
@@ -511,71 +527,75 @@ def _dataset(res: Mapping[str, results.Result], keys: Sequence[str]) -> str:
     return ", ".join(sorted({res[k].dataset for k in keys if k in res}))
 
 
-def _smoothness_verdict(claim_id: str, res: Mapping[str, results.Result], profile: str,
-                        metric: Callable[[Mapping[str, np.ndarray]], np.ndarray], what: str,
-                        early_only: bool) -> Verdict:
-    """Standard/BN ratio of the median of `metric` over probes, for VGG and DLN; each must exceed SMOOTHER_FACTOR.
-
-    A net is left out ("not testable at this scale") when it has too few probes or when the
-    standard or BN run did not train (`made_progress`); the verdict rests on the nets that remain.
-    """
-    numbers: dict[str, float] = {}
-    judged, skipped, ok = [], [], True
+def _vgg_smoothness(res: Mapping[str, results.Result], metric: Callable[[Mapping[str, np.ndarray]], np.ndarray],
+                    early_only: bool) -> tuple[dict[str, float], str, bool | None]:
+    """VGG half of S5–S7 (seed 0): (numbers, why it was not judged or '', ratio > SMOOTHER_FACTOR or None)."""
+    if not all(k in res for k in ("vgg-none", "vgg-bn")):
+        return {}, "vgg: not run (data not found)", None
+    std, bn = _pair(res, "vgg")
+    a, b = metric(std.arrays), metric(bn.arrays)
+    if early_only:
+        a, b = early(std.arrays, a), early(bn.arrays, b)
+    numbers = {"vgg_median_standard": float(np.median(_worst(a))) if a.size else math.nan,
+               "vgg_median_bn": float(np.median(_worst(b))) if b.size else math.nan,
+               "vgg_progress_standard": training_progress(std.arrays)}
     need = MIN_EARLY_PROBES if early_only else MIN_PROBES
-    for model_id in ("vgg", "dln"):
-        if not all(k in res for k in (f"{model_id}-none", f"{model_id}-bn")):
-            skipped.append(f"{model_id}: not run (data not found)")
-            continue
-        std, bn = _pair(res, model_id)
-        a, b = metric(std.arrays), metric(bn.arrays)
-        if early_only:
-            a, b = early(std.arrays, a), early(bn.arrays, b)
-        numbers[f"{model_id}_median_standard"] = float(np.median(_worst(a))) if a.size else math.nan
-        numbers[f"{model_id}_median_bn"] = float(np.median(_worst(b))) if b.size else math.nan
-        numbers[f"{model_id}_progress_standard"] = training_progress(std.arrays)
-        if min(a.size, b.size) < need:
-            skipped.append(f"{model_id}: fewer than {need} probes")
-            continue
-        ratio = median_ratio(a, b)
-        numbers[f"{model_id}_ratio"] = ratio
-        numbers[f"{model_id}_p90_ratio"] = (float(np.percentile(_worst(a), 90)) /
-                                           float(np.percentile(_worst(b), 90)))  # shown, not deciding
-        if not (made_progress(std.arrays) and made_progress(bn.arrays)):
-            skipped.append(f"{model_id}: the {'standard' if not made_progress(std.arrays) else 'BN'} net did "
-                           f"not train (final/initial loss {numbers[f'{model_id}_progress_standard']:.2f} "
-                           f"for standard; needs < {PROGRESS_FACTOR})")
-            continue
-        judged.append(model_id)
-        ok &= ratio > SMOOTHER_FACTOR
-    keys = [f"{m}-{n}" for m in ("vgg", "dln") for n in ("none", "bn")]
+    if min(a.size, b.size) < need:
+        return numbers, f"vgg: fewer than {need} probes", None
+    numbers["vgg_ratio"] = median_ratio(a, b)
+    if not (made_progress(std.arrays) and made_progress(bn.arrays)):
+        return numbers, (f"vgg: the {'standard' if not made_progress(std.arrays) else 'BN'} net did not train "
+                         f"(final/initial loss {numbers['vgg_progress_standard']:.2f} for standard; needs < "
+                         f"{PROGRESS_FACTOR})"), None
+    return numbers, "", numbers["vgg_ratio"] > SMOOTHER_FACTOR
+
+
+def _smoothness_verdict(claim_id: str, res: Mapping[str, results.Result], profile: str, what: str) -> Verdict:
+    """Standard/BN ratio of a median smoothness measure (`dln_seeds.SMOOTHNESS[claim_id]`), DLN over seeds.
+
+    DLN: per seed of the DLN study (`dln_seeds`, in `run_all` under `dln_seeds.PREFIX`), the ratio must exceed
+    SMOOTHER_FACTOR; `claims.seed_verdict` decides over >= dln_seeds.MIN_SEEDS tested seeds (a seed whose
+    standard or BN run did not train, `made_progress`, is not testable), under each loss convention,
+    the headline being `dln_seeds.headline_convention`. VGG (seed 0): judged when both nets trained;
+    then its ratio must exceed SMOOTHER_FACTOR too, else the verdict cannot be "reproduced".
+    """
+    from . import dln_seeds
+
+    runs = dln_seeds.study(res)
+    if not runs or "divergence" not in runs:
+        return claims.not_run_verdict(claim_id, "the DLN seed study was not run", profile)
+    metric, early_only = dln_seeds.SMOOTHNESS[claim_id]
+    vgg_numbers, vgg_skip, vgg_ok = _vgg_smoothness(res, metric, early_only)
     window = "in the first 10% of training" if early_only else "over all probes"
-    if not judged:
-        return Verdict(claim_id, claims.NOT_TESTABLE, numbers, "; ".join(skipped), _dataset(res, keys), profile)
-    verdict = claims.REPRODUCED if ok else claims.NOT_REPRODUCED
-    detail = (f"median {what} {window}, standard / BN (reproduced if > {SMOOTHER_FACTOR} for every "
-              f"net judged); judged on: {', '.join(m.upper() for m in judged)}")
-    if skipped:
-        detail += "; not testable at this scale: " + "; ".join(skipped)
-    return Verdict(claim_id, verdict, numbers, detail, _dataset(res, keys), profile)
+    keys = [k for k in ("vgg-none", "vgg-bn") if k in res] + [dln_seeds.PREFIX + "divergence"]
+
+    def under(convention: str) -> Verdict:
+        outcomes, ratios = dln_seeds.smoothness_outcomes(runs, convention, claim_id)
+        numbers = {"dln_median_ratio_over_seeds": dln_seeds.nan_median(ratios),
+                   "dln_min_ratio": float(np.min(ratios, initial=math.inf)) if ratios.size else math.nan, **vgg_numbers}
+        detail = (f"median {what} {window}, standard / BN; a DLN seed holds if > {SMOOTHER_FACTOR}; "
+                  + (f"VGG (seed 0) ratio {vgg_numbers['vgg_ratio']:.3g} must be > {SMOOTHER_FACTOR} too"
+                     if vgg_ok is not None else f"VGG not judged ({vgg_skip})"))
+        return claims.seed_verdict(claim_id, outcomes, effect_clears=vgg_ok is not False, min_seeds=dln_seeds.MIN_SEEDS,
+                                   numbers=numbers, detail=detail, dataset=_dataset(res, keys), profile=profile)
+
+    conventions = profiles.settings("dln_seeds", profile).conventions
+    return dln_seeds.reading_verdicts(under, conventions, dln_seeds.headline_convention(runs["divergence"]))
 
 
 def verdict_s5(res: Mapping[str, results.Result], profile: str) -> Verdict:
     """S5: with BN the loss varies less along the gradient (width of the loss band, standard/BN)."""
-    def width(r: Mapping[str, np.ndarray]) -> np.ndarray:
-        lo, hi = loss_band(r)
-        return hi - lo
-    return _smoothness_verdict("S5", res, profile, width, "loss-band width max_η L − min_η L", False)
+    return _smoothness_verdict("S5", res, profile, "loss-band width max_η L − min_η L")
 
 
 def verdict_s6(res: Mapping[str, results.Result], profile: str) -> Verdict:
     """S6: with BN gradients are more predictive early on (max_η ‖Δ∇L‖, standard/BN, first 10%)."""
-    return _smoothness_verdict("S6", res, profile, lambda r: predictiveness_band(r)[1],
-                               "gradient change max_η ‖∇L(x) − ∇L(x − ηg)‖", True)
+    return _smoothness_verdict("S6", res, profile, "gradient change max_η ‖∇L(x) − ∇L(x − ηg)‖")
 
 
 def verdict_s7(res: Mapping[str, results.Result], profile: str) -> Verdict:
     """S7: with BN the effective β-smoothness is lower (median over probes, standard/BN)."""
-    return _smoothness_verdict("S7", res, profile, effective_beta, "effective β-smoothness", False)
+    return _smoothness_verdict("S7", res, profile, "effective β-smoothness")
 
 
 MIN_STEPS_S8 = 100  # below this many steps, final losses say little about "performance"

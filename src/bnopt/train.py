@@ -98,7 +98,10 @@ class Hook(Protocol):
     `wants_forward(step)`, asked after `before_step`, says whether the hook needs this step's
     training forward pass (module forward hooks, `state.output`). The autograd engine always makes
     that pass; the moments engine (`bnopt.dln`) makes a gradient-free one only when some hook
-    without `wants_forward`, or whose `wants_forward` returns True, is present.
+    without `wants_forward`, or whose `wants_forward` returns True, is present. `due(step)` says
+    whether the hook acts at `step` at all: the moments engine runs the steps at which no hook is
+    due in its fused kernel (the same updates) and calls no hook there; a hook without `due` is
+    called at every step.
     """
 
     def before_step(self, state: StepState) -> None: ...
@@ -106,6 +109,8 @@ class Hook(Protocol):
     def wants_forward(self, step: int) -> bool: ...
 
     def after_step(self, state: StepState) -> None: ...
+
+    def due(self, step: int) -> bool: ...
 
 
 class SelfContainedHook:
