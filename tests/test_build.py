@@ -258,3 +258,8 @@ def test_ctrl_c_during_a_notebook_stops_cleanly(book_root: Path) -> None:
     assert "b was interrupted at cell 3 (`if mode == \"fail\":`)" in last and "rerun resumes" in last
     assert not (book_root / "book" / "b.ipynb").exists()
     assert (book_root / "_build" / "failed" / "b.ipynb").is_file()
+
+
+def test_load_average_is_three_numbers_or_unknown() -> None:
+    text = build.load_average()
+    assert text == "?" or (len(text.split()) == 3 and all(float(v) >= 0 for v in text.split()))

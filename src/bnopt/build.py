@@ -292,6 +292,14 @@ def default_profile() -> str:
     return value or "ci"
 
 
+def load_average() -> str:
+    """The 1-, 5- and 15-minute load averages, to tell a slow page from a busy machine ('?' where unknown)."""
+    try:
+        return " ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:
+        return "?"
+
+
 def compile_site(root: Path) -> None:
     """Compile the executed book into static HTML in `_build/html` (warnings are errors)."""
     cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(root / BOOK),
@@ -363,7 +371,7 @@ def run_build(args: argparse.Namespace, pages: list[str], book_dir: Path, out: P
         finished.append(page)
         times[page] = {"seconds": round(seconds, 1), "profile": args.profile}
         times_path.write_text(json.dumps(times, indent=1))
-        print(f"[book] {page}: {seconds:.1f} s", flush=True)
+        print(f"[book] {page}: {seconds:.1f} s (load average {load_average()})", flush=True)
     print("[book] time per notebook:")
     for page, t in times.items():
         print(f"  {page:<24} {t['seconds']:>8.1f} s  ({t['profile']})")
