@@ -201,3 +201,22 @@ def test_verdict_c3_both_ways() -> None:
     assert sd.verdict_c3(_ols(1e-3, 1e-7), "ci").verdict == claims.NOT_REPRODUCED
     assert sd.verdict_c3(_ols(np.nan, 1e-16), "ci").verdict == claims.NOT_REPRODUCED
     assert sd.verdict_c3(_ols(1e-14, 1e-16, steps=10), "ci").verdict == claims.NOT_TESTABLE
+
+
+def test_absent_mnist_makes_the_deep_experiments_not_run_and_c9_not_testable(tmp_path, monkeypatch) -> None:
+    import matplotlib.pyplot as plt
+
+    monkeypatch.setenv("BNOPT_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("BNOPT_RESULTS_DIR", str(tmp_path / "results"))
+    with results.load_only():  # nothing is computed: the ledger's view of a machine without MNIST
+        missing = {k: results.load_or_not_run(f"scaling-{k}", lambda c: {}, {"k": k}, profile="ci", dataset="mnist")
+                   for k in ("deep_sweep", "deep_equivalence")}
+    assert not any(results.is_run(r) for r in missing.values())
+    found = {v.claim_id: v for v in sd.verdicts({"ols_exact": results.not_run("x", "stub", "ci"),
+                                                           **missing}, "ci")}
+    assert found["C9"].verdict == claims.NOT_TESTABLE and found["C9"].detail.startswith("not run: data not found: mnist")
+    fig, axes = plt.subplots(1, 2)
+    sd.plot_sweep(axes, missing["deep_sweep"], 0)
+    assert axes[0].texts and axes[0].texts[0].get_text().startswith("not run: data not found: mnist")
+    assert sd.strength_rows(missing["deep_sweep"]) == []
+    plt.close(fig)
