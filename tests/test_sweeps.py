@@ -246,62 +246,149 @@ def test_missing_dataset_gives_a_not_run_panel(monkeypatch: pytest.MonkeyPatch) 
         raise data.DataNotFoundError(f"{name}: missing files")
     monkeypatch.setattr(sweeps, "training_data", absent)
     res = sweeps.run_panel(profiles.settings("sweeps", "ci"), "fashion-mnist", "ci")
-    assert not sweeps.is_run(res) and str(res["status"]) == "not run: data not found"
+    assert not sweeps.is_run(res) and str(res["status"]) == results.NOT_RUN
     assert "missing files" in str(res["reason"])
 
 
 # --- verdicts on synthetic panels ----------------------------------------------------------------
 
 LRS = np.logspace(-3, 3, 13)
+KEYS = ("gd", "bngd", "sep1", "sep2")  # the curves of a synthetic panel: GD, shared lr, lr_a = 1 and 0.01
 
 
-def _panel(stable_to: dict[str, float], best: dict[str, float], steps: int = 50) -> results.Result:
-    """A synthetic panel: each curve is stable (loss < initial 1.0) up to its lr, diverged above."""
-    methods = ["gd", "bngd", "bngd_sep", "bngd_sep"]
-    keys = ["gd", "bngd", "sep1", "sep2"]
-    diverged = np.stack([np.repeat((LRS > stable_to[k])[:, None], 2, 1) for k in keys])
-    loss = np.stack([np.repeat((best[k] + 0.1 * np.abs(np.log10(LRS) + 1))[:, None], 2, 1) for k in keys])
-    arrays = {"lrs": LRS, "curve_method": np.asarray(methods), "curve_lr_a": np.asarray([np.nan, np.nan, 1.0, 0.01]),
-              "final_loss": np.where(diverged, np.inf, loss), "diverged": diverged, "initial_loss": np.ones_like(loss),
-              "steps": np.asarray(steps), "status": np.asarray("ok")}
+def _per_seed(value: float | tuple[float, float]) -> np.ndarray:
+    """A value for each of the 2 seeds."""
+    return np.broadcast_to(np.asarray(value, float), (2,))
+
+
+PerSeed = float | tuple[float, float]  # one value for both seeds, or one per seed
+
+
+def _panel(stable_to: dict[str, PerSeed], rate: dict[str, PerSeed] | None = None, steps: int = 60, model_id: str = "mnist_linear", lrs: np.ndarray = LRS) -> results.Result:
+    """A synthetic panel of 2 seeds: each curve ends at half the chance-level loss up to its lr, diverges above.
+
+    Its minibatch loss decays as chance × exp(−rate · t / steps), so BN's speed-up over GD is
+    about rate_BN / rate_GD; GD's rate 1 leaves chance, 0.05 does not.
+    """
+    rate = rate or dict.fromkeys(KEYS, 1.0)
+    chance = sweeps.chance_loss(model_id)
+    diverged = np.stack([lrs[:, None] > _per_seed(stable_to[k])[None, :] for k in KEYS])  # (curves, lrs, seeds)
+    t = np.arange(steps)
+    curve = np.stack([chance * np.exp(-_per_seed(rate[k])[:, None] * t / steps) for k in KEYS])  # (curves, seeds, t)
+    train_loss = np.where(diverged[..., None], np.nan, curve[:, None, :, :])
+    arrays = {"lrs": lrs, "curve_method": np.asarray(["gd", "bngd", "bngd_sep", "bngd_sep"]),
+              "curve_lr_a": np.asarray([np.nan, np.nan, 1.0, 0.01]), "diverged": diverged,
+              "final_loss": np.where(diverged, np.inf, 0.5 * chance), "initial_loss": np.full(diverged.shape, chance),
+              "train_loss": train_loss, "steps": np.asarray(steps), "status": np.asarray("ok"),
+              "model_id": np.asarray(model_id)}
     return results.Result(arrays, {"data": "synthetic"}, Path("."))
 
 
-WIDE = {"gd": 1.0, "bngd": 1.0, "sep1": 1.0, "sep2": 1000.0}
-NARROW = {"gd": 1.0, "bngd": 1.0, "sep1": 1.0, "sep2": 3.0}
+WIDE = {"gd": 1.5, "bngd": 1.5, "sep1": 1.5, "sep2": 150.0}  # stable to lr 1, 1, 1, 100: two decades ahead
+NARROW = {**WIDE, "sep2": 5.0}  # stable to 3.16: half a decade ahead
+SPLIT = {**WIDE, "sep2": (150.0, 5.0)}  # seed 0 wide, seed 1 narrow
 
 
-def test_c10_both_ways() -> None:
-    best = {"gd": 0.3, "bngd": 0.2, "sep1": 0.2, "sep2": 0.2}
-    yes = sweeps.verdict_c10({"mnist": _panel(WIDE, best)}, "ci")
-    assert yes.verdict == claims.REPRODUCED and yes.numbers["mnist separate-lr BNGD stable decades"] == 6.0
-    no = sweeps.verdict_c10({"mnist": _panel(NARROW, best)}, "ci")
-    assert no.verdict == claims.NOT_REPRODUCED
-    coarse = _panel(WIDE, best)
-    coarse.arrays["lrs"] = np.logspace(-3, 3, 13) ** 2  # one-decade steps: too coarse
+def test_c10_gives_every_verdict() -> None:
+    yes = sweeps.verdict_c10({"mnist": _panel(WIDE)}, "ci")
+    assert yes.verdict == claims.REPRODUCED and yes.numbers["mnist lead in decades (seed median)"] == pytest.approx(2.0)
+    assert sweeps.verdict_c10({"mnist": _panel(NARROW)}, "ci").verdict == claims.NOT_REPRODUCED
+    mixed = sweeps.verdict_c10({"mnist": _panel(SPLIT)}, "ci")
+    assert mixed.verdict == claims.MIXED and mixed.seeds == ((0, True), (1, False))
+    both = sweeps.verdict_c10({"mnist": _panel(WIDE), "cifar10": _panel(NARROW, model_id="cifar_conv2fc3")}, "ci")
+    assert both.verdict == claims.NOT_REPRODUCED  # the claim must hold on every panel run
+    coarse = _panel(WIDE, lrs=np.logspace(-3, 3, 7))  # one-decade steps: too coarse
     assert sweeps.verdict_c10({"mnist": coarse}, "ci").verdict == claims.NOT_TESTABLE
     missing = sweeps.not_run_result("fashion-mnist", "ci", "absent")
     assert sweeps.verdict_c10({"fashion-mnist": missing}, "ci").verdict == claims.NOT_TESTABLE
 
 
-def test_c11_both_ways() -> None:
-    flat = {"gd": 0.1, "bngd": 0.1, "sep1": 0.1, "sep2": 0.1}
-    helped = {"gd": 1.0, "bngd": 0.5, "sep1": 0.5, "sep2": 0.5}
-    yes = sweeps.verdict_c11({"mnist": _panel(WIDE, flat), "cifar10": _panel(WIDE, helped)}, "ci")
-    assert yes.verdict == claims.REPRODUCED and yes.numbers["cifar10 BN speed-up"] == pytest.approx(2.0)
-    no = sweeps.verdict_c11({"mnist": _panel(WIDE, helped), "cifar10": _panel(WIDE, helped)}, "ci")
-    assert no.verdict == claims.NOT_REPRODUCED
-    short = sweeps.verdict_c11({"mnist": _panel(WIDE, flat), "cifar10": _panel(WIDE, helped, steps=5)}, "ci")
-    assert short.verdict == claims.NOT_TESTABLE
-    assert sweeps.verdict_c11({"cifar10": _panel(WIDE, helped)}, "ci").verdict == claims.NOT_TESTABLE
+def test_c10_is_not_testable_where_the_grid_censors_a_limit() -> None:
+    filled = sweeps.verdict_c10({"mnist": _panel({**WIDE, "bngd": math.inf})}, "ci")  # shared lr fills the grid
+    assert filled.verdict == claims.NOT_TESTABLE and "censored" in filled.detail
+    close = sweeps.verdict_c10({"mnist": _panel({**WIDE, "gd": 400.0, "sep2": math.inf})}, "ci")
+    assert close.verdict == claims.NOT_TESTABLE  # separate lr at the top, only half a decade ahead so far
+    ahead = sweeps.verdict_c10({"mnist": _panel({**WIDE, "sep2": math.inf})}, "ci")
+    assert ahead.verdict == claims.REPRODUCED  # censored, but already 3 decades ahead
+
+
+def test_stable_is_below_chance_for_every_method() -> None:
+    res = _panel(WIDE, model_id="cifar_conv2fc3")
+    res.arrays["initial_loss"][1:] = 2.7  # BN nets start above chance (output BN: unit-variance logits)
+    res.arrays["final_loss"][1:, 6] = 2.5  # at lr 1: below their own start, above ln 10
+    stable = sweeps.stable(res)
+    assert stable[0, 6] and not stable[1:, 6].any()
+    assert sweeps.stable_range(res)[0]["hi"] == pytest.approx(1.0) and not sweeps.stable_range(res)[0]["censored"]
+
+
+def test_c11_gives_every_verdict() -> None:
+    same = dict.fromkeys(KEYS, 1.0)
+    faster = {"gd": 1.0, "bngd": 2.0, "sep1": 2.0, "sep2": 2.0}
+
+    def c11(deep_rate: dict, deep_steps: int = 100, panels: tuple[str, ...] = ("mnist", "cifar10")) -> claims.Verdict:
+        """C11 on a one-layer panel where BN is as fast as GD and a CIFAR-10 panel with `deep_rate`."""
+        made = {"mnist": _panel(WIDE, same, steps=600),
+                "cifar10": _panel(WIDE, deep_rate, steps=deep_steps, model_id="cifar_conv2fc3")}
+        return sweeps.verdict_c11({d: made[d] for d in panels}, "ci")
+
+    yes = c11(faster)
+    assert yes.verdict == claims.REPRODUCED
+    assert yes.numbers["cifar10 BN speed-up (seed median)"] == pytest.approx(2.0, rel=0.1)
+    assert yes.numbers["mnist one-layer BN speed-up (seed median)"] == pytest.approx(1.0)
+    assert c11(same).verdict == claims.NOT_REPRODUCED
+    mixed = c11({**faster, "bngd": (2.0, 1.0), "sep1": (2.0, 1.0), "sep2": (2.0, 1.0)})
+    assert mixed.verdict == claims.MIXED and mixed.seeds == ((0, True), (1, False))
+    at_chance = c11({**faster, "gd": 0.05})  # GD's loss still > 0.9 × ln 10 at the epoch's end
+    assert at_chance.verdict == claims.NOT_TESTABLE and "has not left chance" in at_chance.detail
+    short = c11(faster, deep_steps=sweeps.MIN_STEPS - 1)
+    assert short.verdict == claims.NOT_TESTABLE and "steps <" in short.detail
+    assert c11(faster, panels=("cifar10",)).verdict == claims.NOT_TESTABLE
+
+
+def test_c11_speedup_is_an_upper_bound_where_bn_never_reaches_gds_loss() -> None:
+    slower = {"gd": 1.0, "bngd": 0.2, "sep1": 0.2, "sep2": 0.2}
+    out = sweeps.steps_to_reach(_panel(WIDE, slower, steps=100))
+    assert out[0]["bn_steps"] is None and out[0]["speedup"] == pytest.approx(out[0]["gd_steps"] / 100)
+
+
+def test_lr_grid_extends_a_panel_at_the_same_step() -> None:
+    s = profiles.settings("sweeps", "ci")
+    mnist, cifar = sweeps.lr_grid(s, "mnist"), sweeps.lr_grid(s, "cifar10")
+    assert len(cifar) == s.n_lrs and cifar[-1] == pytest.approx(1e3)
+    assert mnist[-1] == pytest.approx(1e6) and np.diff(np.log10(mnist)).max() == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="only extends the grid"):
+        sweeps.lr_grid(replace(s, lr_log10_tops=(("mnist", 1.0),)), "mnist")
+
+
+def test_verdict_table_shows_what_the_paper_reports() -> None:
+    rows = sweeps.verdict_table({"mnist": _panel(WIDE)}, "ci")
+    assert [r["claim"] for r in rows] == ["C10", "C11"]
+    assert all(r["[C] reports"].startswith("[C] §4.2, Fig. 3") for r in rows)
 
 
 def test_near_best_width_is_the_contiguous_range_within_ten_percent() -> None:
-    res = _panel(WIDE, {"gd": 0.3, "bngd": 0.2, "sep1": 0.2, "sep2": 0.2})
+    res = _panel(WIDE)
     loss = res.arrays["final_loss"]
     loss[0] = 1.0
     loss[0, 4:7] = [[0.105, 0.105], [0.1, 0.1], [0.109, 0.109]]  # lrs 0.1, 0.316, 1
     w = sweeps.near_best_width(res)[0]
     assert (w["best_lr"], w["lo"], w["hi"]) == pytest.approx((LRS[5], LRS[4], LRS[6]))
     assert w["decades"] == pytest.approx(1.0)
-    assert sweeps.near_best_width(res)[1]["best_loss"] == pytest.approx(0.2)
+    assert sweeps.near_best_width(res)[1]["best_loss"] == pytest.approx(0.045)
+
+
+def test_end_of_epoch_loss_is_measured_on_a_random_mix_of_a_class_sorted_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CIFAR-10 JPEG copy is sorted by class: its first images are one class, and BN's chunk statistics too."""
+    x, y = torch.rand(1000, 1, 28, 28), torch.arange(10).repeat_interleave(100)  # sorted by label
+    monkeypatch.setattr(sweeps, "training_data", lambda name, n: data.Dataset(x, y, "mnist", "train"))
+    seen = {}
+
+    def spy(*args, eval_data=None, **kwargs):
+        seen["labels"] = eval_data[1]
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(sweeps, "train_many", spy)
+    job = sweeps.panel_jobs(replace(profiles.settings("sweeps", "ci"), eval_samples=100), "mnist")[0]
+    with pytest.raises(RuntimeError, match="stop here"):
+        sweeps.job_outputs(job)
+    assert len(seen["labels"]) == 100 and len(torch.unique(seen["labels"])) == 10

@@ -3,7 +3,6 @@ functions config -> arrays ([C] Fig. 1, loss curves, ε̂, spectra of H*, App. B
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 

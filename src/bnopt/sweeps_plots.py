@@ -17,9 +17,10 @@ def _curve_style(method: str, k_sep: int) -> dict[str, object]:
 
 
 def draw_panel(ax: plt.Axes, res: results.Result, name: str) -> None:
-    """One panel: mean over seeds (line), min-max over seeds (band), diverged lrs as crosses on top."""
+    """One panel: mean over seeds (line), min-max over seeds (band), chance level (dotted), diverged lrs as crosses."""
     ax.set_xscale("log")
     ax.set_xlabel("learning rate")
+    ax.set_title(sweeps.PANEL_LABEL.get(name, name))
     if not sweeps.is_run(res):
         ax.text(0.5, 0.5, f"{sweeps.PANEL_LABEL.get(name, name)}:\n{sweeps.NOT_RUN}", ha="center", va="center",
                 transform=ax.transAxes, fontsize=10, color="0.3")
@@ -39,6 +40,7 @@ def draw_panel(ax: plt.Axes, res: results.Result, name: str) -> None:
         ax.fill_between(lrs, np.where(ok, loss[c].min(-1), np.nan), np.where(ok, loss[c].max(-1), np.nan),
                         color=style["color"], alpha=0.15, linewidth=0)
         crosses.append((lrs[~ok], method, c))
+    ax.axhline(sweeps.panel_chance(res), color="0.4", linestyle=":", linewidth=1, label="chance level")
     top = plots.diverged_level(ax)
     first = True
     for x, method, c in crosses:
