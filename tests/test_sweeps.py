@@ -392,3 +392,16 @@ def test_end_of_epoch_loss_is_measured_on_a_random_mix_of_a_class_sorted_file(mo
     with pytest.raises(RuntimeError, match="stop here"):
         sweeps.job_outputs(job)
     assert len(seen["labels"]) == 100 and len(torch.unique(seen["labels"])) == 10
+
+
+def test_the_figure_draws_when_no_panel_was_run() -> None:
+    import matplotlib.pyplot as plt
+
+    from bnopt import sweeps_plots
+
+    panels = {d: sweeps.not_run_result(d, "ci", "absent") for d in ("mnist", "fashion-mnist", "cifar10")}
+    fig = sweeps_plots.plot_sweeps(panels)
+    assert len(fig.axes) == 3 and all(sweeps.NOT_RUN in ax.texts[0].get_text() for ax in fig.axes)
+    plt.close(fig)
+    assert sweeps.width_table(panels) == []
+    assert {v.verdict for v in sweeps.verdicts(panels, "ci")} == {claims.NOT_TESTABLE}

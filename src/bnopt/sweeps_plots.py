@@ -62,5 +62,6 @@ def plot_sweeps(panels: dict[str, results.Result]) -> plt.Figure:
             if lab not in labels:
                 handles.append(h)
                 labels.append(lab)
-    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 6))
+    if labels:  # none when no panel was run (every dataset absent)
+        fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 6))
     return fig
