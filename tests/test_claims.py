@@ -135,3 +135,23 @@ def test_split_shows_in_the_row_and_the_summary_counts_mixed() -> None:
 def test_readings_show_in_the_row() -> None:
     v = claims.Verdict("S4", claims.REPRODUCED, readings=(("½·sum (headline)", "reproduced"), ("sum", "mixed")))
     assert v.as_row()["detail"] == "under ½·sum (headline): reproduced; under sum: mixed"
+
+
+def _v(word: str) -> claims.Verdict:
+    return claims.Verdict("X", word, {"n": 1.0})
+
+
+@pytest.mark.parametrize("parts, expected", [
+    ([claims.REPRODUCED, claims.REPRODUCED], claims.REPRODUCED),
+    ([claims.REPRODUCED, claims.NOT_TESTABLE], claims.REPRODUCED),  # the tested part decides alone
+    ([claims.NOT_REPRODUCED, claims.NOT_REPRODUCED], claims.NOT_REPRODUCED),
+    ([claims.NOT_REPRODUCED, claims.NOT_TESTABLE], claims.NOT_REPRODUCED),
+    ([claims.REPRODUCED, claims.NOT_REPRODUCED], claims.MIXED),
+    ([claims.REPRODUCED, claims.MIXED], claims.MIXED),
+    ([claims.NOT_TESTABLE, claims.NOT_TESTABLE], claims.NOT_TESTABLE),
+])
+def test_combine_every_way(parts: list[str], expected: str) -> None:
+    v = claims.combine("X", [(f"part{i}", _v(w)) for i, w in enumerate(parts)], profile="ci")
+    assert v.verdict == expected
+    assert all(f"part{i}: {w}" in v.detail for i, w in enumerate(parts))
+    assert v.numbers == {f"part{i}: n": 1.0 for i in range(len(parts))}

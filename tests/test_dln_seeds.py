@@ -125,7 +125,8 @@ def _probed(scale: float, trained: bool = True, probes: int = 40, steps: int = 4
                  "probe_loss": 2 + scale * base, "probe_grad_change": scale * base,
                  "probe_eta": np.tile([0.1, 0.2, 0.3, 0.4], (probes, 1)), "probe_dnorm": np.ones(probes),
                  "loss": np.concatenate([[10.0 if trained else 1.0], np.ones(steps - 1)]),
-                 "diverged": np.array(False), "sharpness_steps": np.array([0, 100]), "sharpness": np.array([1e6, 2e6])})
+                 "diverged": np.array(False), "sharpness_steps": np.array([0, 100]), "sharpness": np.array([1e6, 2e6]),
+                 "steps": np.arange(steps), "accuracy": np.full(steps, 0.6)})
 
 
 def _probed_study(std_scales: list[float], trained: bool = True) -> dict:
@@ -142,7 +143,7 @@ def _probed_study(std_scales: list[float], trained: bool = True) -> dict:
 def test_smoothness_over_seeds_every_way(claim: str, scales: list[float], word: str) -> None:
     v = landscape.CLAIMS[claim][0](_page(_probed_study(scales)), "ci")
     assert v.verdict == word, v
-    assert "VGG not judged (vgg: not run" in v.detail
+    assert "VGG: not testable at this scale (not run" in v.detail
 
 
 @pytest.mark.parametrize("claim", ["S5", "S6", "S7"])
@@ -153,9 +154,11 @@ def test_smoothness_not_testable_when_the_standard_dln_did_not_train(claim: str)
 
 def test_a_rougher_bn_vgg_keeps_smoothness_from_reproduced() -> None:
     page = _page(_probed_study([10.0] * 10))
-    page["vgg-none"], page["vgg-bn"] = _probed(1.0), _probed(10.0)
+    for suffix in ("", "-s1", "-s2"):  # three VGG seeds
+        page["vgg-none" + suffix], page["vgg-bn" + suffix] = _probed(1.0), _probed(10.0)
     assert landscape.verdict_s7(page, "ci").verdict == claims.MIXED  # DLN holds, VGG does not
-    page["vgg-none"] = _probed(100.0)
+    for suffix in ("", "-s1", "-s2"):
+        page["vgg-none" + suffix] = _probed(100.0)
     assert landscape.verdict_s7(page, "ci").verdict == claims.REPRODUCED
 
 

@@ -132,43 +132,67 @@ def test_run_experiment_dln_outputs() -> None:
 
 
 def test_run_specs_and_claim_keys() -> None:
-    specs = ics.run_specs("ci")
-    assert set(specs) == {"vgg-standard-lr0.1", "vgg-bn-lr0.1", "vgg-standard-lr0.5", "vgg-bn-lr0.5",
-                          "vgg-noisy_bn-lr0.1", "vgg-standard_noise-lr0.1", "vgg-standard-lr0.01",
-                          "vgg-bn-lr0.01", "dln-standard-lr1e-06", "dln-bn-lr1e-06",
-                          "dln-standard-lr1e-07", "dln-bn-lr1e-07"}
-    assert specs["vgg-bn-lr0.1"].ics_layers == (5, 10) and specs["vgg-bn-lr0.5"].ics_layers == ()
-    for profile in profiles.PROFILES:
-        for cid, (_, keys) in ics.CLAIMS.items():
-            assert keys == ics._s_keys(profile)[cid] and set(keys) <= set(ics.run_specs(profile))
+    from bnopt import vgg_seeds
+
+    assert set(ics.run_specs("ci")) == {"dln-standard-lr1e-06", "dln-bn-lr1e-06", "dln-standard-lr1e-07",
+                                        "dln-bn-lr1e-07"}
+    specs = vgg_seeds.specs("paper")
+    assert {k.rsplit("-s", 1)[0] for k in specs} == {
+        "standard-lr0.1", "bn-lr0.1", "standard-lr0.5", "bn-lr0.5", "noisy_bn-lr0.1", "standard_noise-lr0.1",
+        "standard-lr0.01", "bn-lr0.01", "l1-lr0.1", "l2-lr0.1", "linf-lr0.1"}
+    assert all(f"{base}-s{s}" in specs for base in ("bn-lr0.5", "l1-lr0.1") for s in range(3))
+    assert specs["bn-lr0.1-s0"].ics_layers == (5, 10) and specs["bn-lr0.5-s0"].ics_layers == ()
+    ci = vgg_seeds.specs("ci")  # ci: three seeds of the standard and BN nets at lr 0.1, one of the others
+    assert {k for k in ci if k.startswith(("standard-lr0.1", "bn-lr0.1"))} == {
+        f"{m}-lr0.1-s{s}" for m in ("standard", "bn") for s in range(3)}
+    assert "bn-lr0.5-s0" in ci and "bn-lr0.5-s1" not in ci and "bn-lr0.01-s0" not in ci
+    for cid, (_, keys) in ics.CLAIMS.items():
+        assert keys == ics._s_keys("paper")[cid]
+    for profile in profiles.PROFILES:  # every key a verdict reads is a run of the profile
+        page = {vgg_seeds._page_key(spec, "ics", 0.1) for spec in vgg_seeds.specs(profile).values()}
+        assert all(set(ics._s_keys(profile)[cid]) <= page for cid in ics.CLAIMS)
 
 
 # --- verdicts on synthetic results ----------------------------------------------------------------
 
 
 def _run(acc: float = 0.5, test: float = 0.5, *, steps: int = 300, diverged: bool = False,
-         shift: float = 0.01, cos: float = 0.9, test_size: int | None = 2000) -> results.Result:
-    """A fake stored run with constant accuracy, moment change and cosine."""
+         shift: float = 0.01, cos: float = 0.9, test_size: int | None = 2000, clean: float | None = None
+         ) -> results.Result:
+    """A fake stored run with constant accuracy, moment change and cosine (`clean`: noise-free accuracy)."""
     n = steps
     arrays = {"steps": np.arange(n), "accuracy": np.full(n, acc), "loss": np.full(n, 1.0),
               "planned_steps": np.array(steps), "diverged": np.array(diverged),
               "test_accuracy": np.array([test]), "ics_steps": np.arange(0, n, 10),
               "ics_layers": np.array([5, 9, 10, 17]), "ics_cos": np.full((n // 10, 4), cos),
-              "ics_l2": np.full((n // 10, 4), 1.0)}
+              "ics_l2": np.full((n // 10, 4), 1.0), "clean_train_accuracy": np.array(acc if clean is None else clean),
+              "clean_test_accuracy": np.array(test)}
     for k in (2, 3, 9, 11, 13):
         arrays[f"act_layer{k}_mean_change"] = np.full((n // 10, 8), shift)
+        arrays[f"act_layer{k}_std"] = np.full(4, 0.5)
     meta = {"config": {"test_size": test_size}, "data": "synthetic"}
     return results.Result(arrays, meta, Path("."))
 
 
+VGG_SEEDS = (0, 1, 2)
+
+
+def _set_vgg(res: dict[str, results.Result], key: str, run: results.Result, seeds: tuple[int, ...] = VGG_SEEDS) -> None:
+    """Put `run` as VGG run `key` of `seeds` (seed 0 under `key`, seed s under `key`-s<s>)."""
+    for s in seeds:
+        res[key if s == 0 else f"{key}-s{s}"] = run
+
+
 def _all() -> dict[str, results.Result]:
-    """Synthetic results for every run key: a well-trained page in which every claim holds."""
+    """Synthetic results for every run key (VGG for three seeds): a well-trained page where every claim holds."""
     base = {k: _run() for k in ics.run_specs("ci")}
-    base.update({"vgg-standard-lr0.1": _run(0.5, 0.5), "vgg-bn-lr0.1": _run(0.7, 0.6),
-                 "vgg-standard-lr0.5": _run(0.3), "vgg-bn-lr0.5": _run(0.6),
-                 "vgg-noisy_bn-lr0.1": _run(0.68, shift=0.1), "vgg-standard_noise-lr0.1": _run(0.1),
-                 "vgg-standard-lr0.01": _run(cos=0.9), "vgg-bn-lr0.01": _run(cos=0.8),
-                 "dln-standard-lr1e-06": _run(cos=0.99), "dln-bn-lr1e-06": _run(cos=0.1),
+    vgg = {"vgg-standard-lr0.1": _run(0.5, 0.5), "vgg-bn-lr0.1": _run(0.7, 0.6),
+           "vgg-standard-lr0.5": _run(0.3), "vgg-bn-lr0.5": _run(0.6),
+           "vgg-noisy_bn-lr0.1": _run(0.68, shift=0.1), "vgg-standard_noise-lr0.1": _run(0.1),
+           "vgg-standard-lr0.01": _run(cos=0.9), "vgg-bn-lr0.01": _run(cos=0.8)}
+    for k, r in vgg.items():
+        _set_vgg(base, k, r)
+    base.update({"dln-standard-lr1e-06": _run(cos=0.99), "dln-bn-lr1e-06": _run(cos=0.1),
                  "dln-standard-lr1e-07": _run(cos=0.99), "dln-bn-lr1e-07": _run(cos=0.2)})
     base.update(_page(_ics_study([0.1] * 10)))  # the DLN seed study, where S4's DLN half holds
     return base
@@ -181,44 +205,97 @@ def test_verdicts_reproduced_on_a_page_where_claims_hold(cid: str) -> None:
     assert v.claim_id == cid and v.profile == "ci" and v.numbers
 
 
-@pytest.mark.parametrize("cid, key, run", [
-    ("S1", "vgg-bn-lr0.5", _run(0.31)),  # BN barely ahead at lr 0.5
-    ("S1", "vgg-bn-lr0.1", _run(0.7, 0.4)),  # BN's test accuracy lower
-    ("S2", "vgg-noisy_bn-lr0.1", _run(0.5, shift=0.1)),  # noisy BN far behind BN
-    ("S2", "vgg-noisy_bn-lr0.1", _run(0.7, shift=0.015)),  # noise hardly moves the distributions
-    ("S3", "vgg-standard_noise-lr0.1", _run(0.4)),  # the noisy net trains anyway
-])  # S4 goes every way in test_dln_seeds (its DLN half over seeds) and below (its VGG half)
-def test_verdicts_not_reproduced_when_numbers_say_so(cid: str, key: str, run: results.Result) -> None:
+FAILING = [
+    ("S1", {"vgg-bn-lr0.5": _run(0.31), "vgg-bn-lr0.1": _run(0.7, 0.4)}),  # BN barely ahead / lower test acc
+    ("S2", {"vgg-noisy_bn-lr0.1": _run(0.5, shift=0.1)}),  # noisy BN far behind BN
+    ("S2", {"vgg-noisy_bn-lr0.1": _run(0.7, shift=0.015)}),  # noise hardly moves the distributions
+    ("S3", {"vgg-standard_noise-lr0.1": _run(0.4)}),  # the noisy net trains anyway
+]  # S4 goes every way in test_dln_seeds (its DLN half over seeds) and below (its VGG half)
+
+
+@pytest.mark.parametrize("cid, runs", FAILING)
+def test_verdicts_not_reproduced_when_every_seed_says_so(cid: str, runs: dict[str, results.Result]) -> None:
     res = _all()
-    res[key] = run
+    for key, run in runs.items():
+        _set_vgg(res, key, run)
     assert ics.CLAIMS[cid][0](res, "ci").verdict == claims.NOT_REPRODUCED
 
 
-def test_s4_is_not_reproduced_where_bn_reduces_ics_in_the_vgg() -> None:
+@pytest.mark.parametrize("cid, runs", FAILING)
+def test_verdicts_mixed_when_one_seed_of_three_fails(cid: str, runs: dict[str, results.Result]) -> None:
     res = _all()
-    res["vgg-bn-lr0.1"] = _run(cos=0.99)  # BN makes G' closer to G: it reduces ICS there
+    for key, run in runs.items():
+        _set_vgg(res, key, run, (1,))
+    v = ics.CLAIMS[cid][0](res, "ci")
+    assert v.verdict == claims.MIXED and ("holds in 2 of 3 seeds" in v.split or "mixed, holds in 2 of 3" in v.detail)
+
+
+@pytest.mark.parametrize("key, run", [("vgg-bn-lr0.5", _run(0.31)), ("vgg-bn-lr0.1", _run(0.7, 0.4))])
+def test_s1_is_mixed_when_its_learning_rates_disagree(key: str, run: results.Result) -> None:
+    res = _all()
+    _set_vgg(res, key, run)
+    v = ics.verdict_s1(res, "ci")
+    assert v.verdict == claims.MIXED and f"lr {key.split('lr')[-1]}: not reproduced" in v.detail
+
+
+def test_s2_readings_noise_free_and_test_accuracy() -> None:
+    """Noisy BN close to BN on its noisy training batches, far behind on clean images: the readings split."""
+    res = _all()
+    _set_vgg(res, "vgg-noisy_bn-lr0.1", _run(0.68, 0.3, shift=0.1, clean=0.3))
+    v = ics.verdict_s2(res, "ci")
+    assert v.verdict == claims.REPRODUCED  # the headline: training batches, as [S] Fig. 2
+    assert [r[1].split(",")[0] for r in v.readings] == [claims.REPRODUCED, claims.NOT_REPRODUCED,
+                                                        claims.NOT_REPRODUCED]
+
+
+def test_the_gate_makes_a_seed_whose_standard_net_did_not_train_not_testable() -> None:
+    res = _all()
+    _set_vgg(res, "vgg-standard-lr0.1", _run(0.35, 0.35), (2,))  # below the 40 % bar in one seed
+    for cid in ("S1", "S2", "S3"):
+        v = ics.CLAIMS[cid][0](res, "ci")
+        assert v.verdict == claims.NOT_TESTABLE and "not testable in seed(s) 2" in v.detail, v
+    _set_vgg(res, "vgg-standard-lr0.1", _run(0.35, 0.35))
+    assert ics.verdict_s3(res, "ci").verdict == claims.NOT_TESTABLE
+
+
+def test_s4_is_mixed_where_bn_reduces_ics_in_the_vgg_and_not_reproduced_where_the_dln_agrees() -> None:
+    res = _all()
+    _set_vgg(res, "vgg-bn-lr0.1", _run(0.7, 0.6, cos=0.99))  # BN makes G' closer to G: it reduces ICS there
     v = ics.verdict_s4(res, "ci")
-    assert v.verdict == claims.MIXED and "BN reduces ICS at VGG lr 0.1 #5" in v.detail  # the DLN seeds still hold
+    assert v.verdict == claims.MIXED and "VGG: not reproduced" in v.detail  # the DLN seeds still hold
     res.update(_page(_ics_study([0.95] * 10)))
     assert ics.verdict_s4(res, "ci").verdict == claims.NOT_REPRODUCED
 
 
 def test_diverged_noisy_net_counts_as_not_training() -> None:
     res = _all()
-    res["vgg-standard_noise-lr0.1"] = _run(0.5, diverged=True)
+    _set_vgg(res, "vgg-standard_noise-lr0.1", _run(0.5, diverged=True))
     assert ics.verdict_s3(res, "ci").verdict == claims.REPRODUCED
 
 
-@pytest.mark.parametrize("cid, key, run", [
-    ("S1", "vgg-bn-lr0.1", _run(0.7, 0.6, steps=50)),  # too few steps
-    ("S1", "vgg-standard-lr0.1", _run(0.5, 0.5, test_size=200)),  # too few test images
-    ("S3", "vgg-standard-lr0.1", _run(0.15)),  # the noise-free control has not trained yet
-    ("S4", "vgg-bn-lr0.1", _run(cos=0.1, steps=50)),  # 5 ICS measurements only
+@pytest.mark.parametrize("cid, runs", [
+    ("S1", {"vgg-bn-lr0.1": _run(0.7, 0.6, steps=50), "vgg-bn-lr0.5": _run(0.7, 0.6, steps=50)}),  # too few steps
+    ("S1", {"vgg-standard-lr0.1": _run(0.5, 0.5, test_size=200),
+            "vgg-standard-lr0.5": _run(0.3, 0.3, test_size=200)}),  # too few test images
+    ("S3", {"vgg-standard-lr0.1": _run(0.15)}),  # the noise-free control has not trained yet
 ])
-def test_verdicts_not_testable_below_minimum_scale(cid: str, key: str, run: results.Result) -> None:
+def test_verdicts_not_testable_below_minimum_scale(cid: str, runs: dict[str, results.Result]) -> None:
     res = _all()
-    res[key] = run
+    for key, run in runs.items():
+        _set_vgg(res, key, run)
     assert ics.CLAIMS[cid][0](res, "ci").verdict == claims.NOT_TESTABLE
+    if "vgg-bn-lr0.1" in runs:  # one learning rate too short to judge: the other decides, and the detail says so
+        _set_vgg(res, "vgg-bn-lr0.5", _run(0.6))
+        _set_vgg(res, "vgg-standard-lr0.5", _run(0.3))
+        v = ics.verdict_s1(res, "ci")
+        assert v.verdict == claims.REPRODUCED and "lr 0.1: not testable" in v.detail
+
+
+def test_s4_rests_on_the_dln_where_the_vgg_has_too_few_measurements() -> None:
+    res = _all()
+    _set_vgg(res, "vgg-bn-lr0.1", _run(0.7, 0.6, cos=0.1, steps=50))  # 5 ICS measurements only
+    v = ics.verdict_s4(res, "ci")
+    assert v.verdict == claims.REPRODUCED and "VGG: not testable" in v.detail
 
 
 # --- a missing dataset: "not run", never a failed build --------------------------------------------
@@ -234,8 +311,8 @@ def test_absent_cifar10_makes_vgg_verdicts_not_run_and_s4_rests_on_the_dln() -> 
     found = {v.claim_id: v for v in ics.verdicts(_without_vgg(), "ci")}
     for cid in ("S1", "S2", "S3"):
         assert found[cid].verdict == claims.NOT_TESTABLE and found[cid].detail.startswith("not run: data not found")
-    assert found["S4"].verdict == claims.REPRODUCED and "VGG runs were not run (data not found)" in found["S4"].detail
-    assert not any("VGG" in k for k in found["S4"].numbers)
+    assert found["S4"].verdict == claims.REPRODUCED and "VGG runs were not made (data not found)" in found["S4"].detail
+    assert not any(k.startswith("VGG") for k in found["S4"].numbers)
 
 
 def test_absent_cifar10_figures_say_not_run() -> None:

@@ -175,7 +175,7 @@ def test_summaries_on_known_arrays() -> None:
 
 def _fake(scale: float, steps: int = 200, probes: int = 40, final_loss: float = 1.0, shift: float = 0.1,
           gap: float = 1e-14, trained: bool = True) -> results.Result:
-    """A stored-looking result whose probe quantities are `scale` times a common base."""
+    """A stored-looking result whose probe quantities are `scale` times a common base (trained: 60 % accuracy)."""
     rng = np.random.default_rng(0)
     base = rng.uniform(1, 2, (probes, 4))
     eta = np.tile([0.1, 0.2, 0.3, 0.4], (probes, 1))
@@ -186,7 +186,8 @@ def _fake(scale: float, steps: int = 200, probes: int = 40, final_loss: float = 
               "loss": np.concatenate([[10.0 * final_loss if trained else final_loss], np.full(steps - 1, final_loss)]), "diverged": np.array(False),
               "steps_run": np.array(steps), "act_steps": np.array([0, 100]), "act_layers": np.array([3]),
               "act_layer3_mean": np.array([0.0, shift]), "act_layer3_std": np.array([1.0, 1.0]),
-              "theorem_steps": np.array([0, 50, 100])}
+              "theorem_steps": np.array([0, 50, 100]), "steps": np.arange(steps),
+              "accuracy": np.full(steps, 0.6 if trained else 0.1)}
     for kind in ("exact", "trained"):
         for thm in ("41", "42"):
             arrays[f"thm_{kind}_lhs_{thm}"] = lhs
@@ -194,50 +195,80 @@ def _fake(scale: float, steps: int = 200, probes: int = 40, final_loss: float = 
     return results.Result(arrays, {"data": "synthetic"}, Path("."))
 
 
+VGG_SEEDS = (0, 1, 2)
+
+
+def _seeded(key: str, seed: int) -> str:
+    """The page key of a VGG run's seed (seed 0 carries no suffix)."""
+    return key if seed == 0 else f"{key}-s{seed}"
+
+
 def _runs(standard: float, bn: float, **kw: float) -> dict[str, results.Result]:
-    return {f"{m}-{n}": _fake(standard if n == "none" else bn, **kw) for m in ("vgg", "dln") for n in landscape.NORM_ORDER}
+    """Every DLN net once and every VGG net for VGG_SEEDS."""
+    out = {f"dln-{n}": _fake(standard if n == "none" else bn, **kw) for n in landscape.NORM_ORDER}
+    out.update({_seeded(f"vgg-{n}", s): _fake(standard if n == "none" else bn, **kw)
+                for n in landscape.NORM_ORDER for s in VGG_SEEDS})
+    return out
+
+
+def _set_vgg(runs: dict[str, results.Result], key: str, run: results.Result, seeds: tuple[int, ...] = VGG_SEEDS) -> None:
+    """Put `run` as VGG run `key` of `seeds`."""
+    for s in seeds:
+        runs[_seeded(key, s)] = run
 
 
 @pytest.mark.parametrize("claim", ["S5", "S6", "S7"])
-def test_smoothness_verdicts_both_ways(claim: str) -> None:
-    """VGG (seed 0) beside the DLN over seeds; the DLN over seeds alone goes every way in test_dln_seeds."""
+def test_smoothness_verdicts_every_way(claim: str) -> None:
+    """VGG over its seeds beside the DLN over seeds; the DLN alone goes every way in test_dln_seeds."""
     fn = landscape.CLAIMS[claim][0]
     good = fn({**_runs(10.0, 1.0), **_page(_probed_study([10.0] * 10))}, "ci")
-    assert good.verdict == claims.REPRODUCED and good.numbers["vgg_ratio"] == pytest.approx(10.0, rel=0.2)
-    assert good.numbers["dln_median_ratio_over_seeds"] == pytest.approx(10.0, rel=0.2)
+    assert good.verdict == claims.REPRODUCED and good.numbers["VGG: ratio, seed 0"] == pytest.approx(10.0, rel=0.2)
+    assert good.numbers["DLN: median ratio over seeds"] == pytest.approx(10.0, rel=0.2)
     assert fn({**_runs(1.0, 1.0), **_page(_probed_study([1.0] * 10))}, "ci").verdict == claims.NOT_REPRODUCED
     few = fn({**_runs(10.0, 1.0, probes=2), **_page(_probed_study([10.0] * 10, trained=False))}, "ci")
-    assert few.verdict == claims.NOT_TESTABLE and "vgg: fewer than" in few.detail
+    assert few.verdict == claims.NOT_TESTABLE and "VGG: not testable" in few.detail
+    split = {**_runs(10.0, 1.0), **_page(_probed_study([10.0] * 10))}
+    _set_vgg(split, "vgg-none", _fake(1.0), (1,))  # one VGG seed of three: no smoother with BN
+    v = fn(split, "ci")
+    assert v.verdict == claims.MIXED and "VGG: mixed, holds in 2 of 3 seeds" in v.detail
+    rough = {**_runs(1.0, 1.0), **_page(_probed_study([10.0] * 10))}  # the VGG fails, the DLN holds
+    assert fn(rough, "ci").verdict == claims.MIXED
 
 
 @pytest.mark.parametrize("claim", ["S5", "S6", "S7"])
 def test_a_standard_net_that_did_not_train_is_not_judged(claim: str) -> None:
     fn = landscape.CLAIMS[claim][0]
     runs = {**_runs(10.0, 1.0), **_page(_probed_study([10.0] * 10))}
-    runs["vgg-none"] = _fake(10.0, trained=False)  # stuck at its initial loss
+    _set_vgg(runs, "vgg-none", _fake(10.0, trained=False))  # below the gate in every seed
     v = fn(runs, "ci")
-    assert v.verdict == claims.REPRODUCED and "VGG not judged (vgg: the standard net" in v.detail
+    assert v.verdict == claims.REPRODUCED and "VGG: not testable" in v.detail and "0 tested seed(s)" in v.detail
+    _set_vgg(runs, "vgg-none", _fake(10.0), (0, 1))  # two seeds above the gate: still fewer than three
+    assert "VGG: not testable" in fn(runs, "ci").detail
 
 
-def test_s8_both_ways() -> None:
+def test_s8_every_way() -> None:
     runs = _runs(10.0, 1.0)
     runs["dln-l1"] = _fake(1.0, final_loss=0.5)
     assert landscape.verdict_s8(runs, "ci").verdict == claims.REPRODUCED
-    runs["dln-l1"] = _fake(1.0, final_loss=1.5)  # l1 no better than BN on the DLN
+    runs["dln-l1"] = _fake(1.0, final_loss=1.5)  # l1 no better than BN on the DLN; the VGG holds
     v = landscape.verdict_s8(runs, "ci")
-    assert v.verdict == claims.NOT_REPRODUCED and "l1 training loss" in v.detail
-    runs["dln-l1"] = _fake(1.0, final_loss=0.5)
-    runs["vgg-l2"] = _fake(20.0)  # 20x rougher than BN
+    assert v.verdict == claims.MIXED and "l1 training loss" in v.detail
+    _set_vgg(runs, "vgg-l2", _fake(20.0))  # 20x rougher than BN in every seed: both halves fail
     assert landscape.verdict_s8(runs, "ci").verdict == claims.NOT_REPRODUCED
     assert landscape.verdict_s8(_runs(10.0, 1.0, steps=50, probes=10), "ci").verdict == claims.NOT_TESTABLE
 
 
-def test_s9_both_ways() -> None:
-    runs = {"vgg-none": _fake(1.0, shift=0.1), **{f"vgg-{p}": _fake(1.0, shift=0.5) for p in ("l1", "l2", "linf")}}
+def test_s9_every_way() -> None:
+    runs: dict[str, results.Result] = {}
+    _set_vgg(runs, "vgg-none", _fake(1.0, shift=0.1))
+    for p in ("l1", "l2", "linf"):
+        _set_vgg(runs, f"vgg-{p}", _fake(1.0, shift=0.5))
     assert landscape.verdict_s9(runs, "ci").verdict == claims.REPRODUCED
-    runs["vgg-l2"] = _fake(1.0, shift=0.05)
+    _set_vgg(runs, "vgg-l2", _fake(1.0, shift=0.05), (2,))
+    assert landscape.verdict_s9(runs, "ci").verdict == claims.MIXED
+    _set_vgg(runs, "vgg-l2", _fake(1.0, shift=0.05))
     assert landscape.verdict_s9(runs, "ci").verdict == claims.NOT_REPRODUCED
-    runs["vgg-none"] = _fake(1.0, shift=0.01, trained=False)
+    _set_vgg(runs, "vgg-none", _fake(1.0, shift=0.01, trained=False))
     assert landscape.verdict_s9(runs, "ci").verdict == claims.NOT_TESTABLE
     assert landscape.verdict_s9({"vgg-none": runs["vgg-none"]}, "ci").verdict == claims.NOT_TESTABLE
 
@@ -249,11 +280,16 @@ def test_s10_both_ways() -> None:
 
 
 def test_profiles_and_run_specs() -> None:
+    from bnopt import vgg_seeds
+
     for profile in profiles.PROFILES:
-        specs = landscape.run_specs(profile)
-        assert {"vgg-none", "vgg-bn", "dln-none", "dln-bn", "dln-l1"} <= set(specs)
-    paper = profiles.settings("landscape", "paper")
-    assert (paper.vgg_lr, paper.vgg_steps, paper.vgg_batch_size, paper.dln_lr, paper.dln_steps) == (0.1, 15000, 128, 1e-6, 10000)
+        assert set(landscape.run_specs(profile)) == {f"dln-{n}" for n in landscape.NORM_ORDER}
+        page = {k for k, spec in vgg_seeds.specs(profile).items()
+                if vgg_seeds._page_key(spec, "landscape", 0.1) is not None}
+        assert {"standard-lr0.1-s0", "bn-lr0.1-s0", "l1-lr0.1-s0", "bn-lr0.1-s2"} <= page
+        assert all(vgg_seeds.specs(profile)[k].probe_every > 0 for k in page)
+    paper, vgg = profiles.settings("landscape", "paper"), profiles.settings("ics", "paper")
+    assert (vgg.vgg_lrs[0], vgg.vgg_steps, vgg.batch_size, paper.dln_lr, paper.dln_steps) == (0.1, 15000, 128, 1e-6, 10000)
     assert paper.vgg_eta == (0.5, 4.0) and paper.dln_eta == (0.01, 30.0)
 
 
@@ -306,8 +342,9 @@ def test_absent_cifar10_leaves_dln_verdicts_and_makes_vgg_only_ones_not_run() ->
     runs["dln-l1"] = _fake(1.0, final_loss=0.5)
     found = {v.claim_id: v for v in landscape.verdicts(runs, "ci")}
     for cid in ("S5", "S6", "S7"):
-        assert found[cid].verdict == claims.REPRODUCED and "VGG not judged (vgg: not run" in found[cid].detail
-    assert found["S8"].verdict == claims.REPRODUCED and "DLN only" in found["S8"].detail
+        assert found[cid].verdict == claims.REPRODUCED and "VGG: not testable" in found[cid].detail
+        assert "not run: the VGG runs were not made (data not found)" in found[cid].detail
+    assert found["S8"].verdict == claims.REPRODUCED and "VGG: not testable" in found["S8"].detail
     assert found["S9"].verdict == claims.NOT_TESTABLE and found["S9"].detail.startswith("not run: data not found")
     assert found["S10"].verdict == claims.REPRODUCED
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from bnopt import claims, data, models, profiles, results, runtime, sweeps, train
+from bnopt import claims, data, models, parallel, profiles, results, runtime, sweeps, train
 
 
 def _toy(model_id: str, n: int = 300, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -163,12 +163,12 @@ def test_jobs_run_on_local_processes_give_the_in_process_results(real_data_dir: 
     monkeypatch.setenv("BNOPT_RESULTS_DIR", str(tmp_path / "workers"))  # the workers inherit it
     monkeypatch.setattr(runtime, "available_cores", lambda: 2)  # room for two 1-thread workers anywhere
     started: list[int] = []
-    real_pool = sweeps.ProcessPoolExecutor
+    real_pool = parallel.ProcessPoolExecutor
 
     def recording_pool(workers: int, **kwargs: object) -> object:
         started.append(workers)
         return real_pool(workers, **kwargs)
-    monkeypatch.setattr(sweeps, "ProcessPoolExecutor", recording_pool)
+    monkeypatch.setattr(parallel, "ProcessPoolExecutor", recording_pool)
     there = sweeps.run_sweep(jobs, profile="ci", threads=1)  # the default: local processes
     assert started == [2]
     for a, b in zip(here, there):
@@ -186,7 +186,7 @@ def test_jobs_run_on_local_processes_give_the_in_process_results(real_data_dir: 
 def test_an_interrupt_ends_the_local_workers_at_once() -> None:
     import multiprocessing
     import time
-    pool = sweeps.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"))
+    pool = parallel.ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"))
     try:
         futures = [pool.submit(time.sleep, 60) for _ in range(5)]  # two running, the rest queued
         deadline = time.monotonic() + 60
@@ -224,7 +224,7 @@ def test_local_workers_fill_the_cores_at_the_threads_of_a_job(monkeypatch: pytes
 def test_default_executor_runs_in_this_process_when_one_worker_fits(monkeypatch: pytest.MonkeyPatch) -> None:
     jobs = sweeps.panel_jobs(profiles.settings("sweeps", "ci"), "mnist")
     monkeypatch.setattr(runtime, "available_cores", lambda: 1)
-    monkeypatch.setattr(sweeps, "ProcessPoolExecutor", None)  # any pool would fail
+    monkeypatch.setattr(parallel, "ProcessPoolExecutor", None)  # any pool would fail
     calls: list[str] = []
     monkeypatch.setattr(sweeps, "job_outputs", _fake_outputs(calls))  # only seen in this process
     out = sweeps.run_sweep(jobs, profile="ci", threads=1)
@@ -236,7 +236,7 @@ def test_default_executor_runs_in_this_process_when_one_worker_fits(monkeypatch:
 def test_load_only_never_hands_out_a_missing_job(monkeypatch: pytest.MonkeyPatch) -> None:
     jobs = sweeps.panel_jobs(profiles.settings("sweeps", "ci"), "mnist")
     monkeypatch.setattr(runtime, "available_cores", lambda: 8)
-    monkeypatch.setattr(sweeps, "ProcessPoolExecutor", None)  # a pool would fail differently
+    monkeypatch.setattr(parallel, "ProcessPoolExecutor", None)  # a pool would fail differently
     with results.load_only(), pytest.raises(results.ResultMissing):
         sweeps.run_sweep(jobs, profile="ci", threads=1)
 

@@ -87,6 +87,30 @@ def seed_verdict(claim_id: str, outcomes: Sequence[tuple[int, bool | None]], *, 
     return Verdict(claim_id, word, dict(numbers or {}), detail, dataset, profile, outcomes)
 
 
+def combine(claim_id: str, parts: Sequence[tuple[str, Verdict]], *, numbers: dict[str, float] | None = None,
+            detail: str = "", dataset: str = "", profile: str = "") -> Verdict:
+    """One verdict from a claim's independently judged parts (e.g. its VGG and DLN halves).
+
+    Parts that are not testable are left out (and named); reproduced when every tested part is,
+    not reproduced when every tested part is not, mixed otherwise; not testable when no part is.
+    The result carries the first part's per-seed outcomes (its `split`); the detail names every part's.
+    """
+    tested = [v.verdict for _, v in parts if v.verdict != NOT_TESTABLE]
+    if not tested:
+        word = NOT_TESTABLE
+    elif all(t == REPRODUCED for t in tested):
+        word = REPRODUCED
+    elif all(t == NOT_REPRODUCED for t in tested):
+        word = NOT_REPRODUCED
+    else:
+        word = MIXED
+    said = "; ".join(f"{name}: {v.verdict}" + (f", {v.split}" if v.split else "") + (f" ({v.detail})" if v.detail else "")
+                     for name, v in parts)
+    merged = {f"{name}: {k}": x for name, v in parts for k, x in v.numbers.items()}
+    return Verdict(claim_id, word, {**(numbers or {}), **merged}, "; ".join(t for t in (detail, said) if t),
+                   dataset, profile, parts[0][1].seeds if parts else ())
+
+
 @dataclass(frozen=True)
 class Claim:
     """A claim of one of the papers, where it is made and which section's results judge it."""

@@ -29,7 +29,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import torch
 
-from . import claims, data, ics, landscape, models, profiles, results, runtime, train
+from . import claims, data, ics, landscape, models, parallel, profiles, results, runtime, train
 
 SECTION = "dln_seeds"
 CONVENTIONS: dict[str, float] = {"half_sum": 0.5, "sum": 1.0}  # lr factor under the summed loss
@@ -144,36 +144,14 @@ def landscape_specs(profile: str) -> dict[str, landscape.RunSpec]:
     return out
 
 
-def _run_many(name: str, fn: Callable[[Any], dict[str, Any]], specs: Mapping[str, Any],
-              profile: str) -> dict[str, results.Result]:
-    """Load or run every spec as its own stored result; the missing ones on local one-thread workers."""
-    from . import sweeps  # the sweeps' local pool: spawned workers that end with this process
-
-    done = {k: results.load(name, spec) for k, spec in specs.items()}
-    todo = [k for k, r in done.items() if r is None]
-    workers = min(len(todo), runtime.available_cores())
-    if todo and workers > 1 and not results.loading_only():
-        pool = sweeps.local_pool(workers)
-        try:
-            futures = {k: pool.submit(results.load_or_run, name, fn, specs[k], profile=profile) for k in todo}
-            done.update({k: f.result() for k, f in futures.items()})
-        except KeyboardInterrupt:
-            sweeps._end_workers(pool)
-            raise
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-    return {k: r if r is not None else results.load_or_run(name, fn, specs[k], profile=profile)
-            for k, r in done.items()}
-
-
 def ics_runs(profile: str) -> dict[str, results.Result]:
     """The study's ICS runs at `profile` (loaded, or run on local workers)."""
-    return _run_many("dln_seeds-ics", run_ics, ics_specs(profile), profile)
+    return parallel.run_many("dln_seeds-ics", run_ics, ics_specs(profile), profile)
 
 
 def landscape_runs(profile: str) -> dict[str, results.Result]:
     """The study's probed runs at `profile` (loaded, or run on local workers)."""
-    return _run_many("dln_seeds-landscape", landscape.run_experiment, landscape_specs(profile), profile)
+    return parallel.run_many("dln_seeds-landscape", landscape.run_experiment, landscape_specs(profile), profile)
 
 
 # --- where the plain DLN diverges -----------------------------------------------------------------

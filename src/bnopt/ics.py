@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -246,19 +246,9 @@ def run_key(model_id: str, method: str, lr: float) -> str:
 
 
 def run_specs(profile: str) -> dict[str, RunSpec]:
-    """Every run of the page at `profile`, keyed by `run_key`."""
+    """The page's own runs at `profile` (the DLN), keyed by `run_key`; its VGG runs are `vgg_seeds.specs`."""
     s = profiles.settings("ics", profile)
-    act_vgg = tuple(sorted(set(s.vgg_fig1_layers) | set(s.vgg_fig2_layers)))
-    plan: list[tuple[str, float]] = [(m, lr) for lr in s.vgg_lrs for m in ("standard", "bn")]
-    plan += [("noisy_bn", s.vgg_lrs[0]), ("standard_noise", s.vgg_lrs[0])]
-    plan += [(m, lr) for lr in s.vgg_ics_lrs for m in ("standard", "bn") if (m, lr) not in plan]
     specs: dict[str, RunSpec] = {}
-    for method, lr in plan:
-        measured = lr in s.vgg_ics_lrs and method in ("standard", "bn")
-        specs[run_key("vgg", method, lr)] = RunSpec(
-            "vgg", method, lr, s.vgg_steps, s.vgg_width, s.batch_size, s.train_size, s.test_size,
-            s.eval_every, s.vgg_ics_layers if measured else (), s.ics_every, act_vgg, s.record_every,
-            None, s.seed, standardise=s.vgg_standardise)
     act_dln = tuple(sorted(set(s.dln_fig8_layers)))
     for lr in s.dln_lrs:
         for method in ("standard", "bn"):
@@ -269,16 +259,19 @@ def run_specs(profile: str) -> dict[str, RunSpec]:
 
 
 def run_all(profile: str, *, force: bool = False) -> dict[str, results.Result]:
-    """Run (or load) every run of the ICS page at `profile`, keyed as in `run_specs`.
+    """Run (or load) every run of the ICS page at `profile`.
 
-    A VGG run whose CIFAR-10 files are absent is a "not run" result (`results.is_run` False) saying why.
+    Keys: `run_key` for the DLN runs (`run_specs`) and the VGG runs shared with the landscape page
+    (`vgg_seeds.view`: "vgg-bn-lr0.1" for seed 0, "vgg-bn-lr0.1-s1", ... for the others); a VGG run
+    whose CIFAR-10 files are absent is a "not run" result (`results.is_run` False) saying why.
     The DLN seed study (`dln_seeds.ics_runs`, its divergence search) comes under keys "seeds:…".
     """
-    from . import dln_seeds
+    from . import dln_seeds, vgg_seeds
 
     page = {key: results.load_or_not_run(f"ics-{key}", run_experiment, spec, profile=profile, force=force,
-                                         dataset="cifar10" if spec.model_id == "vgg" else None)
+                                         dataset=None)
             for key, spec in run_specs(profile).items()}
+    page.update(vgg_seeds.view(vgg_seeds.runs(profile, force=force), "ics", profile))
     return dln_seeds.with_study(page, dln_seeds.ics_runs(profile), profile)
 
 
@@ -365,33 +358,61 @@ def _vgg_scale_ok(res: Mapping[str, results.Result], key: str) -> bool:
     return int(res[key]["planned_steps"]) >= MIN_VGG_STEPS and big_test
 
 
+def _vgg_seeds(res: Mapping[str, results.Result], bases: Mapping[str, str]) -> dict[int, dict[str, results.Result]]:
+    """Per seed present for every one of the page keys `bases` (name -> key): {name: result}."""
+    from . import vgg_seeds
+
+    return vgg_seeds.per_seed(res, bases)
+
+
+def _scale_ok(seeds: Mapping[int, Mapping[str, results.Result]]) -> bool:
+    """Whether every run of every seed is big enough to judge accuracy claims (`_vgg_scale_ok`)."""
+    return all(_vgg_scale_ok(runs, name) for runs in seeds.values() for name in runs)
+
+
+def _s1_half(res: Mapping[str, results.Result], lr: float, with_test: bool, profile: str) -> Verdict:
+    """S1 at one learning rate over its seeds: BN's training accuracy ahead by TRAIN_GAP (and test accuracy not lower)."""
+    from . import vgg_seeds
+
+    first = profiles.settings("ics", profile).vgg_lrs[0]
+    bases = {"standard": run_key("vgg", "standard", lr), "bn": run_key("vgg", "bn", lr),
+             "gate": run_key("vgg", "standard", first)}
+    seeds = _vgg_seeds(res, bases)
+    if not seeds:
+        return claims.not_run_verdict("S1", f"no VGG runs at lr {lr:g}", profile)
+    def gap(r: Mapping[str, results.Result], acc: Callable[[Mapping[str, np.ndarray]], float]) -> float:
+        return acc(r["bn"].arrays) - acc(r["standard"].arrays)
+
+    gaps = {s: gap(r, final_train_accuracy) for s, r in seeds.items()}
+    test_gaps = {s: gap(r, final_test_accuracy) for s, r in seeds.items()}
+
+    def holds(r: Mapping[str, results.Result]) -> bool:
+        return gap(r, final_train_accuracy) >= TRAIN_GAP and (not with_test or gap(r, final_test_accuracy) >= 0)
+
+    numbers = {f"train acc BN − standard, seed {s}": g for s, g in gaps.items()}
+    if with_test:
+        numbers.update({f"test acc BN − standard, seed {s}": g for s, g in test_gaps.items()})
+    detail = (f"BN ahead by >= {TRAIN_GAP * 100:g} points of training accuracy (mean batch accuracy over the last "
+              "10% of steps; diverged = chance)" + (" and its test accuracy not lower" if with_test else ""))
+    if not _scale_ok(seeds):
+        return Verdict("S1", claims.NOT_TESTABLE, numbers, detail + f"; needs >= {MIN_VGG_STEPS} steps and "
+                       f">= {MIN_TEST_SIZE} test images", "", profile)
+    return vgg_seeds.vgg_verdict("S1", seeds, "gate", holds, numbers=numbers, detail=detail,
+                                 dataset=_dataset(res, list(bases.values())), profile=profile)
+
+
 def verdict_s1(res: Mapping[str, results.Result], profile: str) -> Verdict:
     """S1: BN trains VGG faster and to higher accuracy ([S] Fig. 1), at each learning rate of Fig. 1.
 
-    Reproduced iff at every lr BN's final training accuracy exceeds standard's by TRAIN_GAP and,
-    at the first lr, BN's test accuracy is at least standard's. Needs "vgg-{standard,bn}-lr{lr}".
+    At each lr, over its seeds (`vgg_seeds.vgg_verdict`: the standard net at the first lr must
+    train, `vgg_seeds.trains`): a seed holds iff BN's final training accuracy exceeds standard's by
+    TRAIN_GAP and, at the first lr, BN's test accuracy is at least standard's. The lrs are combined
+    by `claims.combine`. Needs "vgg-{standard,bn}-lr{lr}" (and their "-s<seed>" copies).
     """
     lrs = profiles.settings("ics", profile).vgg_lrs
+    parts = [(f"lr {lr:g}", _s1_half(res, lr, i == 0, profile)) for i, lr in enumerate(lrs)]
     keys = [run_key("vgg", m, lr) for lr in lrs for m in ("standard", "bn")]
-    numbers: dict[str, float] = {}
-    ok = True
-    for lr in lrs:
-        std, bn = res[run_key("vgg", "standard", lr)], res[run_key("vgg", "bn", lr)]
-        a_std, a_bn = final_train_accuracy(std.arrays), final_train_accuracy(bn.arrays)
-        numbers[f"train acc standard (lr {lr:g})"], numbers[f"train acc BN (lr {lr:g})"] = a_std, a_bn
-        ok &= a_bn - a_std >= TRAIN_GAP
-    std, bn = res[run_key("vgg", "standard", lrs[0])], res[run_key("vgg", "bn", lrs[0])]
-    t_std, t_bn = final_test_accuracy(std.arrays), final_test_accuracy(bn.arrays)
-    numbers[f"test acc standard (lr {lrs[0]:g})"], numbers[f"test acc BN (lr {lrs[0]:g})"] = t_std, t_bn
-    ok &= t_bn >= t_std
-    detail = (f"training accuracy = mean batch accuracy over the last 10% of steps (diverged = chance); "
-              f"reproduced if BN leads by >= {TRAIN_GAP * 100:g} points at every lr and its test "
-              "accuracy is not lower")
-    if not all(_vgg_scale_ok(res, k) for k in keys):
-        return Verdict("S1", claims.NOT_TESTABLE, numbers, detail + f"; needs >= {MIN_VGG_STEPS} steps and "
-                       f">= {MIN_TEST_SIZE} test images", _dataset(res, keys), profile)
-    return Verdict("S1", claims.REPRODUCED if ok else claims.NOT_REPRODUCED, numbers, detail,
-                   _dataset(res, keys), profile)
+    return claims.combine("S1", parts, dataset=_dataset(res, keys), profile=profile)
 
 
 def _normalised_fig2_layers(profile: str) -> tuple[int, ...]:
@@ -401,74 +422,129 @@ def _normalised_fig2_layers(profile: str) -> tuple[int, ...]:
     return tuple(k for k in s.vgg_fig2_layers if normed[k - 1])
 
 
+S2_READINGS: dict[str, tuple[str, Callable[[Mapping[str, np.ndarray]], float]]] = {
+    "train_batches": ("training batches as trained, noise on ([S] Fig. 2)", lambda r: final_train_accuracy(r)),
+    "clean_train": ("1,000 training images after training, noise off",
+                    lambda r: CHANCE if bool(r["diverged"]) else float(r["clean_train_accuracy"])),
+    "test": ("test images after training, noise off",
+             lambda r: CHANCE if bool(r["diverged"]) else float(r["clean_test_accuracy"])),
+}
+"""S2's readings of "trains about as well": which accuracy is compared (the first is the headline)."""
+
+
 def verdict_s2(res: Mapping[str, results.Result], profile: str) -> Verdict:
     """S2: noisy BN trains about as well as BN despite unstable distributions ([S] Fig. 2, 7).
 
-    Reproduced iff noisy BN's final training accuracy is within NOISY_TOLERANCE of BN's and, at
-    every normalised Fig. 2 layer, the median step-to-step change of the activations' mean is at
-    least SHIFT_FACTOR times the standard net's. Needs "vgg-{standard,bn,noisy_bn}-lr{lr}".
+    Per seed (gated as `vgg_seeds.vgg_verdict`): holds iff noisy BN's accuracy is within
+    NOISY_TOLERANCE of BN's and, at every normalised Fig. 2 layer, the median step-to-step change of
+    the activations' mean is at least SHIFT_FACTOR times the standard net's; under each reading of
+    the accuracy (`S2_READINGS`; headline: the training batches, as [S] Fig. 2 plots).
     """
+    from . import vgg_seeds
+
     lr = profiles.settings("ics", profile).vgg_lrs[0]
-    keys = [run_key("vgg", m, lr) for m in ("standard", "bn", "noisy_bn")]
-    std, bn, noisy = (res[k].arrays for k in keys)
-    numbers = {"train acc BN": final_train_accuracy(bn), "train acc noisy BN": final_train_accuracy(noisy),
-               "train acc standard": final_train_accuracy(std)}
-    ok = numbers["train acc noisy BN"] >= numbers["train acc BN"] - NOISY_TOLERANCE
-    for k in _normalised_fig2_layers(profile):
-        d_noisy, d_std = median_moment_change(noisy, k), median_moment_change(std, k)
-        numbers[f"|Δmean| noisy BN #{k}"], numbers[f"|Δmean| standard #{k}"] = d_noisy, d_std
-        ok &= d_noisy >= SHIFT_FACTOR * d_std
-    detail = (f"reproduced if noisy BN is within {NOISY_TOLERANCE * 100:g} points of BN's training "
-              f"accuracy and its activations' means move >= {SHIFT_FACTOR:g}x as much per step as the "
-              "standard net's (median over steps and units)")
-    if not all(_vgg_scale_ok(res, k) for k in keys):
-        return Verdict("S2", claims.NOT_TESTABLE, numbers, detail, _dataset(res, keys), profile)
-    return Verdict("S2", claims.REPRODUCED if ok else claims.NOT_REPRODUCED, numbers, detail,
-                   _dataset(res, keys), profile)
+    bases = {m: run_key("vgg", m, lr) for m in ("standard", "bn", "noisy_bn")}
+    seeds = _vgg_seeds(res, bases)
+    layers = _normalised_fig2_layers(profile)
+
+    def shifts_ok(r: Mapping[str, results.Result]) -> bool:
+        return all(median_moment_change(r["noisy_bn"].arrays, k) >= SHIFT_FACTOR * median_moment_change(
+            r["standard"].arrays, k) for k in layers)
+
+    def under(reading: str) -> Verdict:
+        acc = S2_READINGS[reading][1]
+        numbers = {f"{reading} acc {m}, median over seeds": vgg_seeds.seed_median(
+            [acc(r[m].arrays) for r in seeds.values()]) for m in ("bn", "noisy_bn", "standard")}
+        for k in layers:
+            numbers[f"|Δmean| noisy BN / standard #{k}, median over seeds"] = vgg_seeds.seed_median(
+                [median_moment_change(r["noisy_bn"].arrays, k) / median_moment_change(r["standard"].arrays, k)
+                 for r in seeds.values()])
+        detail = (f"accuracy on {S2_READINGS[reading][0]}; a seed holds if noisy BN is within "
+                  f"{NOISY_TOLERANCE * 100:g} points of BN and its activations' means move >= {SHIFT_FACTOR:g}x "
+                  "as much per step as the standard net's (median over steps and units)")
+        if not seeds or not _scale_ok(seeds):
+            return Verdict("S2", claims.NOT_TESTABLE, numbers, detail, _dataset(res, list(bases.values())), profile)
+        return vgg_seeds.vgg_verdict(
+            "S2", seeds, "standard",
+            lambda r: acc(r["noisy_bn"].arrays) >= acc(r["bn"].arrays) - NOISY_TOLERANCE and shifts_ok(r),
+            numbers=numbers, detail=detail, dataset=_dataset(res, list(bases.values())), profile=profile)
+
+    by = {k: under(k) for k in S2_READINGS}
+    readings = tuple((S2_READINGS[k][0] + (" (headline)" if i == 0 else ""),
+                      v.verdict + (f", {v.split}" if v.split else "")) for i, (k, v) in enumerate(by.items()))
+    return replace(by["train_batches"], readings=readings)
+
+
+NOISE_STD = 0.5 / math.sqrt(3)  # std of the additive noise's per-unit mean μ ~ U(−0.5, 0.5) ([S] Algorithm 1)
+
+
+def noise_to_signal(standard: Mapping[str, np.ndarray], layers: Sequence[int]) -> float:
+    """The additive noise's spread over the standard net's typical unit spread (median recorded std) at `layers`."""
+    stds = [float(np.median(standard[f"act_layer{k}_std"])) for k in layers if f"act_layer{k}_std" in standard]
+    return NOISE_STD / float(np.median(stds)) if stds else math.nan
 
 
 def verdict_s3(res: Mapping[str, results.Result], profile: str) -> Verdict:
     """S3: the same noise without BN prevents training ([S] §2.1).
 
-    Reproduced iff the noisy net without BN ends within UNTRAINED_MARGIN of chance (or diverged)
-    while the noise-free standard net ends more than TRAINED_MARGIN above chance; if the standard
-    net itself has not trained yet, the budget is too small to tell: not testable.
-    Needs "vgg-{standard,standard_noise}-lr{lr}".
+    Per seed (gated as `vgg_seeds.vgg_verdict`: the noise-free standard net must train): holds iff
+    the noisy net without BN ends within UNTRAINED_MARGIN of chance (or diverged). The numbers carry
+    the noise's scale against the plain net's activations (`noise_to_signal`): [S]'s noise is
+    absolute, so it swamps a net whose units are small.
     """
+    from . import vgg_seeds
+
     lr = profiles.settings("ics", profile).vgg_lrs[0]
-    keys = [run_key("vgg", m, lr) for m in ("standard", "standard_noise")]
-    std, noise = (res[k].arrays for k in keys)
-    a_std, a_noise = final_train_accuracy(std), final_train_accuracy(noise)
-    numbers = {"train acc standard": a_std, "train acc standard + noise": a_noise,
-               "standard + noise diverged": float(bool(noise["diverged"]))}
-    detail = (f"chance = {CHANCE:.0%}; 'trains' = more than {TRAINED_MARGIN * 100:g} points above chance, "
-              f"'does not train' = within {UNTRAINED_MARGIN * 100:g} points of chance or diverged")
-    if not all(_vgg_scale_ok(res, k) for k in keys) or a_std < CHANCE + TRAINED_MARGIN:
-        return Verdict("S3", claims.NOT_TESTABLE, numbers,
-                       detail + "; the noise-free net has not trained at this budget, so 'the noise "
-                       "stops training' cannot be told from 'too few steps'", _dataset(res, keys), profile)
-    ok = bool(noise["diverged"]) or a_noise <= CHANCE + UNTRAINED_MARGIN
-    return Verdict("S3", claims.REPRODUCED if ok else claims.NOT_REPRODUCED, numbers, detail,
-                   _dataset(res, keys), profile)
+    bases = {m: run_key("vgg", m, lr) for m in ("standard", "standard_noise")}
+    seeds = _vgg_seeds(res, bases)
+    layers = _normalised_fig2_layers(profile)
+    numbers = {f"train acc standard + noise, seed {s}": final_train_accuracy(r["standard_noise"].arrays)
+               for s, r in seeds.items()}
+    numbers["noise std / standard net's unit std (median over seeds)"] = vgg_seeds.seed_median(
+        [noise_to_signal(r["standard"].arrays, layers) for r in seeds.values()])
+    detail = (f"chance = {CHANCE:.0%}; 'does not train' = within {UNTRAINED_MARGIN * 100:g} points of chance or "
+              "diverged; the noise is absolute, as in [S] Algorithm 1, so the numbers give its spread against "
+              "the plain net's pre-activations")
+
+    def holds(r: Mapping[str, results.Result]) -> bool:
+        noise = r["standard_noise"].arrays
+        return bool(noise["diverged"]) or final_train_accuracy(noise) <= CHANCE + UNTRAINED_MARGIN
+
+    if not seeds or not _scale_ok(seeds):
+        return Verdict("S3", claims.NOT_TESTABLE, numbers, detail, _dataset(res, list(bases.values())), profile)
+    return vgg_seeds.vgg_verdict("S3", seeds, "standard", holds, numbers=numbers, detail=detail,
+                                 dataset=_dataset(res, list(bases.values())), profile=profile)
 
 
-def _vgg_ics(res: Mapping[str, results.Result], profile: str) -> tuple[dict[str, float], list[str], bool] | None:
-    """VGG half of S4 (seed 0, Fig. 3a): (numbers, where BN reduces ICS, enough measurements), or None if not run."""
+def _vgg_ics(res: Mapping[str, results.Result], profile: str) -> Verdict | None:
+    """VGG half of S4 over seeds (Fig. 3a's lrs and layers): BN does not raise cos(G, G'); None if not run."""
+    from . import vgg_seeds
+
     s = profiles.settings("ics", profile)
-    keys = [run_key("vgg", m, lr) for lr in s.vgg_ics_lrs for m in ("standard", "bn")]
-    if not all(k in res for k in keys):
+    bases = {f"{m} {lr:g}": run_key("vgg", m, lr) for lr in s.vgg_ics_lrs for m in ("standard", "bn")}
+    bases["gate"] = run_key("vgg", "standard", s.vgg_lrs[0])
+    seeds = _vgg_seeds(res, bases)
+    if not seeds:
         return None
     numbers: dict[str, float] = {}
-    reduced_at, enough = [], True
     for lr in s.vgg_ics_lrs:
-        std, bn = res[run_key("vgg", "standard", lr)].arrays, res[run_key("vgg", "bn", lr)].arrays
-        enough &= min(len(std["ics_steps"]), len(bn["ics_steps"])) >= MIN_ICS_MEASUREMENTS
         for k in s.vgg_ics_layers:
-            c_std, c_bn = median_cosine(std, k), median_cosine(bn, k)
-            numbers[f"cos standard VGG lr {lr:g} #{k}"], numbers[f"cos BN VGG lr {lr:g} #{k}"] = c_std, c_bn
-            if c_bn > c_std + COS_TOLERANCE:  # NaN (a diverged run) never counts as reduced
-                reduced_at.append(f"VGG lr {lr:g} #{k}")
-    return numbers, reduced_at, enough
+            for m in ("standard", "bn"):
+                numbers[f"cos {m} lr {lr:g} #{k}, median over seeds"] = vgg_seeds.seed_median(
+                    [median_cosine(r[f"{m} {lr:g}"].arrays, k) for r in seeds.values()])
+
+    def holds(r: Mapping[str, results.Result]) -> bool | None:
+        if min(len(r[n].arrays["ics_steps"]) for n in bases if n != "gate") < MIN_ICS_MEASUREMENTS:
+            return None
+        # NaN (a diverged run) never counts as reduced
+        return not any(median_cosine(r[f"bn {lr:g}"].arrays, k) > median_cosine(r[f"standard {lr:g}"].arrays, k)
+                       + COS_TOLERANCE for lr in s.vgg_ics_lrs for k in s.vgg_ics_layers)
+
+    detail = (f"a seed holds if BN's median cos(G, G') is not above standard's by more than {COS_TOLERANCE:g} at "
+              f"lr {', '.join(f'{lr:g}' for lr in s.vgg_ics_lrs)} and layers "
+              f"{', '.join(f'#{k}' for k in s.vgg_ics_layers)} (needs >= {MIN_ICS_MEASUREMENTS} measured steps)")
+    return vgg_seeds.vgg_verdict("S4", seeds, "gate", holds, numbers=numbers, detail=detail,
+                                 dataset=_dataset(res, list(bases.values())), profile=profile)
 
 
 def verdict_s4(res: Mapping[str, results.Result], profile: str) -> Verdict:
@@ -479,8 +555,8 @@ def verdict_s4(res: Mapping[str, results.Result], profile: str) -> Verdict:
     not above standard's by more than COS_TOLERANCE (BN does not make G' closer to G) and its
     absolute value is below UNCORRELATED; `claims.seed_verdict` decides over >= dln_seeds.MIN_SEEDS
     tested seeds, under each loss convention, the headline being `dln_seeds.headline_convention`.
-    The VGG (seed 0, Fig. 3a's lrs and layers) must not show BN reducing ICS, else the verdict
-    cannot be "reproduced"; without its runs (data absent) the DLN decides alone, as the detail says.
+    The VGG half (`_vgg_ics`, over its seeds) is combined with it by `claims.combine`; without its
+    runs (data absent) the DLN decides alone, as the detail says.
     """
     from . import dln_seeds
 
@@ -490,24 +566,18 @@ def verdict_s4(res: Mapping[str, results.Result], profile: str) -> Verdict:
     layers = profiles.settings("dln_seeds", profile).ics_layers
     conventions = profiles.settings("dln_seeds", profile).conventions
     vgg = _vgg_ics(res, profile)
-    vgg_numbers, reduced_at, vgg_enough = vgg if vgg is not None else ({}, [], True)
+    if vgg is None:
+        vgg = claims.not_run_verdict("S4", "the VGG runs were not made (data not found): DLN alone", profile)
+    dataset = _dataset(res, [*_s_keys(profile)["S4"], dln_seeds.PREFIX + "divergence"])
 
     def under(convention: str) -> Verdict:
         outcomes, cos = dln_seeds.s4_outcomes(runs, convention, layers)
-        numbers = {**{f"DLN median over seeds: cos {k}": dln_seeds.nan_median(v) for k, v in cos.items()},
-                   **vgg_numbers}
-        detail = (f"per DLN seed, median cos(G, G') over measured steps; a seed holds if BN's cosine is not above "
+        numbers = {f"median over seeds: cos {k}": dln_seeds.nan_median(v) for k, v in cos.items()}
+        detail = (f"per seed, median cos(G, G') over measured steps; a seed holds if BN's cosine is not above "
                   f"standard's by more than {COS_TOLERANCE:g} and |BN's| < {UNCORRELATED:g} at layers "
-                  f"{', '.join(f'#{k}' for k in layers)}; VGG (seed 0): BN reduces ICS at "
-                  f"{', '.join(reduced_at) or 'none'}"
-                  + ("" if vgg is not None else "; the VGG runs were not run (data not found): DLN alone"))
-        if not vgg_enough:
-            return Verdict("S4", claims.NOT_TESTABLE, numbers, detail + f"; VGG needs >= {MIN_ICS_MEASUREMENTS} "
-                           "measured steps per run", "synthetic", profile)
-        return claims.seed_verdict("S4", outcomes, effect_clears=not reduced_at, min_seeds=dln_seeds.MIN_SEEDS,
-                                   numbers=numbers, detail=detail,
-                                   dataset=_dataset(res, [*_s_keys(profile)["S4"], dln_seeds.PREFIX + "divergence"]),
-                                   profile=profile)
+                  f"{', '.join(f'#{k}' for k in layers)}")
+        dln = claims.seed_verdict("S4", outcomes, min_seeds=dln_seeds.MIN_SEEDS, numbers=numbers, detail=detail)
+        return claims.combine("S4", [("DLN", dln), ("VGG", vgg)], dataset=dataset, profile=profile)
 
     return dln_seeds.reading_verdicts(under, conventions, dln_seeds.headline_convention(runs["divergence"]))
 
@@ -527,8 +597,9 @@ def _s_keys(profile: str) -> dict[str, tuple[str, ...]]:
 CLAIMS: dict[str, tuple[Callable[[Mapping[str, results.Result], str], Verdict], tuple[str, ...]]] = {
     cid: (fn, _s_keys("paper")[cid])
     for cid, fn in (("S1", verdict_s1), ("S2", verdict_s2), ("S3", verdict_s3), ("S4", verdict_s4))}
-"""Claim id -> (verdict function, keys of `run_all(profile)` it reads; the same at every profile,
-since no profile changes the papers' learning rates — tested).
+"""Claim id -> (verdict function, keys of `run_all(profile)` it reads at `paper`; `_s_keys(profile)`
+gives another profile's, which may leave out a learning rate, e.g. Fig. 3a's 0.01 at `ci`; each key
+also stands for its other seeds, "<key>-s<seed>").
 
 Every verdict function takes (results, profile): `results` maps the keys of `run_all(profile)`
 (e.g. "vgg-bn-lr0.1", "dln-standard-lr1e-06") to `results.Result`s — pass `run_all(profile)`

@@ -361,38 +361,29 @@ def run_experiment(spec: RunSpec) -> dict[str, Any]:
 
 
 def run_specs(profile: str) -> dict[str, RunSpec]:
-    """Every run of the page at `profile`, keyed "<model>-<norm>" (e.g. "vgg-bn", "dln-l1")."""
+    """The page's own runs at `profile` (the DLN nets), keyed "dln-<norm>"; its VGG runs are `vgg_seeds.specs`."""
     s = profiles.settings("landscape", profile)
-    specs: dict[str, RunSpec] = {}
-    for norm in NORM_ORDER:
-        if norm in ("none", "bn") or s.lp_vgg:
-            specs[f"vgg-{norm}"] = RunSpec(
-                "vgg", norm, s.vgg_width, s.vgg_lr, s.vgg_steps, s.vgg_batch_size, s.vgg_train_size,
-                s.vgg_test_size, s.vgg_eval_every, s.vgg_probe_every, s.vgg_probe_every_early,
-                s.vgg_eta[0], s.vgg_eta[1], s.n_etas, s.vgg_random_directions and norm in ("none", "bn"),
-                s.vgg_sharpness_every if norm in ("none", "bn") else 0, s.lanczos_iters,
-                s.vgg_theorem_every, s.vgg_theorem_layer, s.theorem_units,
-                s.vgg_act_every, s.act_layers, s.act_samples, s.seed, standardise=s.vgg_standardise)
-        specs[f"dln-{norm}"] = RunSpec(
-            "dln", norm, None, s.dln_lr, s.dln_steps, None, s.dln_samples, 0, None, s.dln_probe_every,
-            s.dln_probe_every_early, s.dln_eta[0], s.dln_eta[1], s.n_etas,
-            s.dln_random_directions and norm in ("none", "bn"),
-            s.dln_sharpness_every if norm in ("none", "bn") else 0, s.lanczos_iters,
-            s.dln_theorem_every, s.dln_theorem_layer, s.theorem_units, 0, (), 0, s.seed)
-    return specs
+    return {f"dln-{norm}": RunSpec(
+        "dln", norm, None, s.dln_lr, s.dln_steps, None, s.dln_samples, 0, None, s.dln_probe_every,
+        s.dln_probe_every_early, s.dln_eta[0], s.dln_eta[1], s.n_etas,
+        s.dln_random_directions and norm in ("none", "bn"),
+        s.dln_sharpness_every if norm in ("none", "bn") else 0, s.lanczos_iters,
+        s.dln_theorem_every, s.dln_theorem_layer, s.theorem_units, 0, (), 0, s.seed) for norm in NORM_ORDER}
 
 
 def run_all(profile: str, *, force: bool = False) -> dict[str, results.Result]:
-    """Run (or load) every run of the landscape page at `profile`, keyed as in `run_specs`.
+    """Run (or load) every run of the landscape page at `profile`.
 
-    A VGG run whose CIFAR-10 files are absent is a "not run" result (`results.is_run` False) saying why.
+    Keys: "dln-<norm>" (`run_specs`) and the VGG nets at [S]'s lr 0.1 shared with the ICS page
+    (`vgg_seeds.view`: "vgg-bn" for seed 0, "vgg-bn-s1", ... for the others); a VGG run whose CIFAR-10
+    files are absent is a "not run" result (`results.is_run` False) saying why.
     The DLN seed study (`dln_seeds.landscape_runs`, its divergence search) comes under keys "seeds:…".
     """
-    from . import dln_seeds
+    from . import dln_seeds, vgg_seeds
 
-    page = {key: results.load_or_not_run(f"landscape-{key}", run_experiment, spec, profile=profile, force=force,
-                                         dataset="cifar10" if spec.model_id == "vgg" else None)
+    page = {key: results.load_or_run(f"landscape-{key}", run_experiment, spec, profile=profile, force=force)
             for key, spec in run_specs(profile).items()}
+    page.update(vgg_seeds.view(vgg_seeds.runs(profile, force=force), "landscape", profile))
     return dln_seeds.with_study(page, dln_seeds.landscape_runs(profile), profile)
 
 
@@ -484,19 +475,21 @@ def mean_log_loss(res: Mapping[str, np.ndarray]) -> float:
     return float(np.exp(np.log(np.maximum(loss, 1e-300)).mean()))
 
 
-def activation_shift(res: Mapping[str, np.ndarray]) -> float:
+def activation_shift(res: Mapping[str, np.ndarray], layers: Sequence[int] | None = None) -> float:
     """How far the recorded units' distributions move over training, in units of their initial spread.
 
     Per recorded layer (one random unit each, `recording.ActivationRecorder`):
-    (|mean_T − mean_0| + |std_T − std_0|) / std_0 between the first and last record; averaged over layers.
+    (|mean_T − mean_0| + |std_T − std_0|) / std_0 between the first and last record; averaged over
+    those of `layers` that were recorded (default: every recorded layer).
     """
+    recorded = [int(k) for k in np.atleast_1d(res["act_layers"])]
     shifts = []
-    for k in np.atleast_1d(res["act_layers"]):
+    for k in recorded if layers is None else [k for k in layers if k in recorded]:
         mean, std = res[f"act_layer{k}_mean"], res[f"act_layer{k}_std"]
         if len(mean) < 2:
             return math.nan
         shifts.append((abs(mean[-1] - mean[0]) + abs(std[-1] - std[0])) / max(std[0], 1e-12))
-    return float(np.mean(shifts))
+    return float(np.mean(shifts)) if shifts else math.nan
 
 
 def theorem_gaps(res: Mapping[str, np.ndarray], kind: str = "exact") -> dict[str, np.ndarray]:
@@ -527,57 +520,63 @@ def _dataset(res: Mapping[str, results.Result], keys: Sequence[str]) -> str:
     return ", ".join(sorted({res[k].dataset for k in keys if k in res}))
 
 
-def _vgg_smoothness(res: Mapping[str, results.Result], metric: Callable[[Mapping[str, np.ndarray]], np.ndarray],
-                    early_only: bool) -> tuple[dict[str, float], str, bool | None]:
-    """VGG half of S5–S7 (seed 0): (numbers, why it was not judged or '', ratio > SMOOTHER_FACTOR or None)."""
-    if not all(k in res for k in ("vgg-none", "vgg-bn")):
-        return {}, "vgg: not run (data not found)", None
-    std, bn = _pair(res, "vgg")
-    a, b = metric(std.arrays), metric(bn.arrays)
+def vgg_ratio(r: Mapping[str, results.Result], claim_id: str) -> tuple[float, bool]:
+    """One VGG seed's standard/BN ratio of S5–S7's measure ({"standard", "bn"} runs) and whether it has enough probes."""
+    from . import dln_seeds
+
+    metric, early_only = dln_seeds.SMOOTHNESS[claim_id]
+    a, b = metric(r["standard"].arrays), metric(r["bn"].arrays)
     if early_only:
-        a, b = early(std.arrays, a), early(bn.arrays, b)
-    numbers = {"vgg_median_standard": float(np.median(_worst(a))) if a.size else math.nan,
-               "vgg_median_bn": float(np.median(_worst(b))) if b.size else math.nan,
-               "vgg_progress_standard": training_progress(std.arrays)}
-    need = MIN_EARLY_PROBES if early_only else MIN_PROBES
-    if min(a.size, b.size) < need:
-        return numbers, f"vgg: fewer than {need} probes", None
-    numbers["vgg_ratio"] = median_ratio(a, b)
-    if not (made_progress(std.arrays) and made_progress(bn.arrays)):
-        return numbers, (f"vgg: the {'standard' if not made_progress(std.arrays) else 'BN'} net did not train "
-                         f"(final/initial loss {numbers['vgg_progress_standard']:.2f} for standard; needs < "
-                         f"{PROGRESS_FACTOR})"), None
-    return numbers, "", numbers["vgg_ratio"] > SMOOTHER_FACTOR
+        a, b = early(r["standard"].arrays, a), early(r["bn"].arrays, b)
+    enough = min(a.size, b.size) >= (MIN_EARLY_PROBES if early_only else MIN_PROBES)
+    return (median_ratio(a, b) if min(a.size, b.size) else math.nan), enough
+
+
+def _vgg_smoothness(res: Mapping[str, results.Result], claim_id: str, profile: str) -> Verdict:
+    """VGG half of S5–S7 over its seeds (`vgg_seeds.vgg_verdict`): standard/BN ratio > SMOOTHER_FACTOR."""
+    from . import vgg_seeds
+
+    seeds = vgg_seeds.per_seed(res, {"standard": "vgg-none", "bn": "vgg-bn"})
+    if not seeds:
+        return claims.not_run_verdict(claim_id, "the VGG runs were not made (data not found)", profile)
+
+    def holds(r: Mapping[str, results.Result]) -> bool | None:
+        ratio, enough = vgg_ratio(r, claim_id)
+        return bool(ratio > SMOOTHER_FACTOR) if enough else None
+
+    numbers = {f"ratio, seed {s}": vgg_ratio(r, claim_id)[0] for s, r in seeds.items()}
+    detail = f"a seed holds if its ratio > {SMOOTHER_FACTOR} (and has >= {MIN_PROBES} probes, {MIN_EARLY_PROBES} early)"
+    return vgg_seeds.vgg_verdict(claim_id, seeds, "standard", holds, numbers=numbers, detail=detail,
+                                 dataset=_dataset(res, ["vgg-none", "vgg-bn"]), profile=profile)
 
 
 def _smoothness_verdict(claim_id: str, res: Mapping[str, results.Result], profile: str, what: str) -> Verdict:
-    """Standard/BN ratio of a median smoothness measure (`dln_seeds.SMOOTHNESS[claim_id]`), DLN over seeds.
+    """Standard/BN ratio of a median smoothness measure (`dln_seeds.SMOOTHNESS[claim_id]`), DLN and VGG over seeds.
 
     DLN: per seed of the DLN study (`dln_seeds`, in `run_all` under `dln_seeds.PREFIX`), the ratio must exceed
     SMOOTHER_FACTOR; `claims.seed_verdict` decides over >= dln_seeds.MIN_SEEDS tested seeds (a seed whose
     standard or BN run did not train, `made_progress`, is not testable), under each loss convention,
-    the headline being `dln_seeds.headline_convention`. VGG (seed 0): judged when both nets trained;
-    then its ratio must exceed SMOOTHER_FACTOR too, else the verdict cannot be "reproduced".
+    the headline being `dln_seeds.headline_convention`. VGG: the same ratio over its seeds
+    (`_vgg_smoothness`, gated by `vgg_seeds.trains`). The halves are combined by `claims.combine`.
     """
     from . import dln_seeds
 
     runs = dln_seeds.study(res)
     if not runs or "divergence" not in runs:
         return claims.not_run_verdict(claim_id, "the DLN seed study was not run", profile)
-    metric, early_only = dln_seeds.SMOOTHNESS[claim_id]
-    vgg_numbers, vgg_skip, vgg_ok = _vgg_smoothness(res, metric, early_only)
-    window = "in the first 10% of training" if early_only else "over all probes"
+    window = "in the first 10% of training" if claim_id == "S6" else "over all probes"
+    vgg = _vgg_smoothness(res, claim_id, profile)
     keys = [k for k in ("vgg-none", "vgg-bn") if k in res] + [dln_seeds.PREFIX + "divergence"]
 
     def under(convention: str) -> Verdict:
         outcomes, ratios = dln_seeds.smoothness_outcomes(runs, convention, claim_id)
-        numbers = {"dln_median_ratio_over_seeds": dln_seeds.nan_median(ratios),
-                   "dln_min_ratio": float(np.min(ratios, initial=math.inf)) if ratios.size else math.nan, **vgg_numbers}
-        detail = (f"median {what} {window}, standard / BN; a DLN seed holds if > {SMOOTHER_FACTOR}; "
-                  + (f"VGG (seed 0) ratio {vgg_numbers['vgg_ratio']:.3g} must be > {SMOOTHER_FACTOR} too"
-                     if vgg_ok is not None else f"VGG not judged ({vgg_skip})"))
-        return claims.seed_verdict(claim_id, outcomes, effect_clears=vgg_ok is not False, min_seeds=dln_seeds.MIN_SEEDS,
-                                   numbers=numbers, detail=detail, dataset=_dataset(res, keys), profile=profile)
+        numbers = {"median ratio over seeds": dln_seeds.nan_median(ratios),
+                   "smallest ratio": float(np.min(ratios, initial=math.inf)) if ratios.size else math.nan}
+        dln = claims.seed_verdict(claim_id, outcomes, min_seeds=dln_seeds.MIN_SEEDS, numbers=numbers,
+                                  detail=f"a seed holds if its ratio > {SMOOTHER_FACTOR}")
+        return claims.combine(claim_id, [("DLN", dln), ("VGG", vgg)],
+                              detail=f"ratio = median {what} {window}, standard / BN",
+                              dataset=_dataset(res, keys), profile=profile)
 
     conventions = profiles.settings("dln_seeds", profile).conventions
     return dln_seeds.reading_verdicts(under, conventions, dln_seeds.headline_convention(runs["divergence"]))
@@ -601,66 +600,84 @@ def verdict_s7(res: Mapping[str, results.Result], profile: str) -> Verdict:
 MIN_STEPS_S8 = 100  # below this many steps, final losses say little about "performance"
 
 
+def _lp_failures(runs: Mapping[str, Mapping[str, np.ndarray]], m: str) -> tuple[dict[str, float], list[str]]:
+    """S8's comparison in one set of runs of model `m` ({norm: arrays}): numbers and the l_p nets that miss BN."""
+    bn_loss, bn_beta = mean_log_loss(runs["bn"]), float(np.median(_worst(effective_beta(runs["bn"]))))
+    numbers = {f"{m} loss bn": bn_loss, f"{m} loss standard": mean_log_loss(runs["none"]), f"{m} beta bn": bn_beta}
+    failures = []
+    for p in ("l1", "l2", "linf"):
+        loss, beta = mean_log_loss(runs[p]), float(np.median(_worst(effective_beta(runs[p]))))
+        numbers[f"{m} loss {p}"], numbers[f"{m} beta {p}"] = loss, beta
+        if not loss <= COMPARABLE_FACTOR * bn_loss:
+            failures.append(f"{m} {p}: training loss {loss:.3g} > {COMPARABLE_FACTOR} x BN's {bn_loss:.3g}")
+        if not beta <= COMPARABLE_FACTOR * bn_beta:
+            failures.append(f"{m} {p}: median β {beta:.3g} > {COMPARABLE_FACTOR} x BN's {bn_beta:.3g}")
+    return numbers, failures
+
+
 def verdict_s8(res: Mapping[str, results.Result], profile: str) -> Verdict:
     """S8: l_p nets match BN (mean log training loss and median effective β within COMPARABLE_FACTOR of BN's);
-    l1 trains the DLN better than BN (lower mean log loss)."""
-    numbers: dict[str, float] = {}
-    failures: list[str] = []
-    models_run = [m for m in ("vgg", "dln") if all(f"{m}-{n}" in res for n in NORM_ORDER)]
-    if "dln" not in models_run:
+    l1 trains the DLN better than BN (lower mean log loss).
+
+    DLN (one seed: the page's runs) and VGG (over its seeds, gated by `vgg_seeds.trains`) are judged
+    apart and combined by `claims.combine`.
+    """
+    from . import vgg_seeds
+
+    if not all(f"dln-{n}" in res for n in NORM_ORDER):
         return Verdict("S8", claims.NOT_TESTABLE, {}, "the DLN l_p runs were not made at this profile", "", profile)
-    for m in models_run:
-        if int(res[f"{m}-bn"].arrays["steps_run"]) < MIN_STEPS_S8:
-            return Verdict("S8", claims.NOT_TESTABLE, {}, f"{m} runs shorter than {MIN_STEPS_S8} steps",
-                           _dataset(res, [f"{m}-bn"]), profile)
-        bn_loss = mean_log_loss(res[f"{m}-bn"].arrays)
-        bn_beta = float(np.median(_worst(effective_beta(res[f"{m}-bn"].arrays))))
-        numbers[f"{m}_loss_bn"] = bn_loss
-        numbers[f"{m}_loss_standard"] = mean_log_loss(res[f"{m}-none"].arrays)
-        numbers[f"{m}_beta_bn"] = bn_beta
-        for p in ("l1", "l2", "linf"):
-            loss = mean_log_loss(res[f"{m}-{p}"].arrays)
-            beta = float(np.median(_worst(effective_beta(res[f"{m}-{p}"].arrays))))
-            numbers[f"{m}_loss_{p}"] = loss
-            numbers[f"{m}_beta_{p}"] = beta
-            if not loss <= COMPARABLE_FACTOR * bn_loss:
-                failures.append(f"{m} {p}: training loss {loss:.3g} > {COMPARABLE_FACTOR} x BN's {bn_loss:.3g}")
-            if not beta <= COMPARABLE_FACTOR * bn_beta:
-                failures.append(f"{m} {p}: median β {beta:.3g} > {COMPARABLE_FACTOR} x BN's {bn_beta:.3g}")
-    l1, bn = numbers["dln_loss_l1"], numbers["dln_loss_bn"]
-    if not l1 < bn:
-        failures.append(f"dln: l1 training loss {l1:.3g} not below BN's {bn:.3g}")
-    keys = [f"{m}-{n}" for m in models_run for n in NORM_ORDER]
-    verdict = claims.NOT_REPRODUCED if failures else claims.REPRODUCED
-    detail = ("loss = geometric mean of the training loss over the run; " +
-              ("; ".join(failures) if failures else
-               f"every l_p net within {COMPARABLE_FACTOR}x of BN's loss and of its median effective β, "
-               "and l1 below BN on the DLN"))
-    if "vgg" not in models_run:
-        detail += " (DLN only: the VGG l_p runs were not made at this profile)"
-    return Verdict("S8", verdict, numbers, detail, _dataset(res, keys), profile)
+    if int(res["dln-bn"].arrays["steps_run"]) < MIN_STEPS_S8:
+        return Verdict("S8", claims.NOT_TESTABLE, {}, f"DLN runs shorter than {MIN_STEPS_S8} steps", "", profile)
+    numbers, failures = _lp_failures({n: res[f"dln-{n}"].arrays for n in NORM_ORDER}, "dln")
+    if not numbers["dln loss l1"] < numbers["dln loss bn"]:
+        failures.append(f"dln: l1 training loss {numbers['dln loss l1']:.3g} not below BN's {numbers['dln loss bn']:.3g}")
+    dln = Verdict("S8", claims.NOT_REPRODUCED if failures else claims.REPRODUCED, numbers,
+                  "; ".join(failures) or "every l_p net within the factor of BN, and l1 below BN")
+    seeds = vgg_seeds.per_seed(res, {n: f"vgg-{n}" for n in NORM_ORDER})
+    if not seeds:
+        vgg = claims.not_run_verdict("S8", "the VGG l_p runs were not made at this profile", profile)
+    else:
+        def compare(r: Mapping[str, results.Result]) -> tuple[dict[str, float], list[str]]:
+            return _lp_failures({n: r[n].arrays for n in NORM_ORDER}, "vgg")
+
+        per = {s: compare(r)[0] for s, r in seeds.items()}
+        vgg = vgg_seeds.vgg_verdict(
+            "S8", seeds, "none", lambda r: not compare(r)[1],
+            numbers={f"{k}, median over seeds": vgg_seeds.seed_median([v[k] for v in per.values()])
+                     for k in next(iter(per.values()))},
+            detail="a seed holds if every l_p net is within the factor of BN's loss and median β")
+    keys = [f"{m}-{n}" for m in ("vgg", "dln") for n in NORM_ORDER]
+    return claims.combine("S8", [("DLN (one seed)", dln), ("VGG", vgg)],
+                          detail=(f"loss = geometric mean of the training loss over the run; factor {COMPARABLE_FACTOR}"),
+                          dataset=_dataset(res, keys), profile=profile)
 
 
 def verdict_s9(res: Mapping[str, results.Result], profile: str) -> Verdict:
-    """S9: l_p nets' sampled activation distributions shift more over training than the standard net's."""
-    keys = [f"vgg-{n}" for n in ("none", "l1", "l2", "linf")]
-    if not all(k in res and "act_steps" in res[k].arrays and res[k].arrays["act_steps"].size >= 2 for k in keys):
+    """S9: l_p nets' sampled activation distributions shift more over training than the standard net's.
+
+    Per seed (gated by `vgg_seeds.trains`), at the landscape settings' `act_layers`.
+    """
+    from . import vgg_seeds
+
+    layers = profiles.settings("landscape", profile).act_layers
+    names = ("none", "l1", "l2", "linf")
+    seeds = vgg_seeds.per_seed(res, {n: f"vgg-{n}" for n in names})
+    seeds = {s: r for s, r in seeds.items() if all(r[n].arrays["act_steps"].size >= 2 for n in names)}
+    if not seeds:
         return Verdict("S9", claims.NOT_TESTABLE, {}, "no activation records of the VGG l_p runs at this profile",
-                       _dataset(res, [k for k in keys if k in res]), profile)
-    shifts = {k.split("-")[1]: activation_shift(res[k].arrays) for k in keys}
-    numbers = {f"shift_{method_name(n)}": v for n, v in shifts.items()}
-    numbers["progress_standard"] = training_progress(res["vgg-none"].arrays)
-    if not made_progress(res["vgg-none"].arrays):
-        return Verdict("S9", claims.NOT_TESTABLE, numbers,
-                       f"the standard VGG did not train (final/initial loss {numbers['progress_standard']:.2f}, "
-                       f"needs < {PROGRESS_FACTOR}): the activations of a net stuck at its initialisation say "
-                       "nothing about shift during training", _dataset(res, keys), profile)
-    ok = all(shifts[p] > shifts["none"] for p in ("l1", "l2", "linf"))
-    detail = ("shift = (|Δmean| + |Δstd|) / initial std of one random unit per recorded layer between "
-              "the first and last record, averaged over layers; reproduced if every l_p net's exceeds "
-              "the standard net's")
-    return Verdict("S9", claims.REPRODUCED if ok else claims.NOT_REPRODUCED, numbers, detail,
-                   _dataset(res, keys), profile)
+                       "", profile)
+    numbers = {f"shift {method_name(n)}, median over seeds": vgg_seeds.seed_median(
+        [activation_shift(r[n].arrays, layers) for r in seeds.values()]) for n in names}
+
+    def holds(r: Mapping[str, results.Result]) -> bool:
+        base = activation_shift(r["none"].arrays, layers)
+        return all(activation_shift(r[p].arrays, layers) > base for p in ("l1", "l2", "linf"))
+
+    detail = ("shift = (|Δmean| + |Δstd|) / initial std of one random unit per layer "
+              f"({', '.join(f'#{k}' for k in layers)}) between the first and last record, averaged over layers; "
+              "a seed holds if every l_p net's exceeds the standard net's")
+    return vgg_seeds.vgg_verdict("S9", seeds, "none", holds, numbers=numbers, detail=detail,
+                                 dataset=_dataset(res, [f"vgg-{n}" for n in names]), profile=profile)
 
 
 def verdict_s10(res: Mapping[str, results.Result], profile: str) -> Verdict:

@@ -162,13 +162,15 @@ def training_figure(runs: Runs, norms: Sequence[str] = landscape.NORM_ORDER) -> 
     return fig
 
 
-def activations_figure(runs: Runs, norms: Sequence[str] = landscape.NORM_ORDER) -> Figure:
-    """[S] Fig. 14: one random unit per recorded VGG layer, its distribution over training, per norm."""
+def activations_figure(runs: Runs, norms: Sequence[str] = landscape.NORM_ORDER,
+                       layers: Sequence[int] | None = None) -> Figure:
+    """[S] Fig. 14: one random unit per VGG layer of `layers` (default: all recorded), its distribution over training, per norm."""
     runs, why = _split(runs)
     present = [n for n in _norms(runs, "vgg", norms) if "act_steps" in runs[f"vgg-{n}"].arrays]
     if not present:
         return plots.not_run_figure(why or "no VGG activation records at this profile", 9)
-    layers = list(np.atleast_1d(runs[f"vgg-{present[0]}"]["act_layers"]))
+    recorded = list(np.atleast_1d(runs[f"vgg-{present[0]}"]["act_layers"]))
+    layers = recorded if layers is None else [k for k in layers if k in recorded]
     fig, axes = plt.subplots(len(layers), len(present), figsize=(2.4 * len(present), 2.2 * len(layers)),
                              squeeze=False, sharex=True)
     for col, norm in enumerate(present):

@@ -39,18 +39,10 @@ near-best lr range of each method. `CLAIMS` maps claim ids to their verdict func
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import functools
 import math
-import multiprocessing
-import os
-import signal
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +51,7 @@ import torch
 from torch import Tensor
 
 from bnopt import claims, data, models, profiles, results, runtime, train, wide
+from bnopt.parallel import _end_workers, local_pool  # the local worker pool (also used by the seed studies)
 
 SECTION = "sweeps"
 METHODS: tuple[str, ...] = ("gd", "bngd", "bngd_sep")
@@ -294,57 +287,6 @@ def _gather(jobs: Sequence[SweepJob], done: list[results.Result | None], executo
     futures = {i: executor.submit(run_job, job, profile, threads)
                for i, (job, res) in enumerate(zip(jobs, done)) if res is None}
     return [res if res is not None else futures[i].result() for i, res in enumerate(done)]
-
-
-PR_SET_PDEATHSIG = 1  # Linux prctl option: a signal this process receives when its parent dies
-PARENT_POLL_S = 1.0  # how often a worker checks, where prctl is missing, that its parent lives
-
-
-def _watch_parent(parent: int) -> None:
-    """Exit this process at once when its parent process `parent` is gone (it was re-parented)."""
-    while os.getppid() == parent:
-        time.sleep(PARENT_POLL_S)
-    os._exit(1)
-
-
-def _end_with_parent(parent: int) -> None:
-    """Worker initializer: end this worker when process `parent`, which started it, dies.
-
-    On Linux the kernel sends SIGTERM when the parent dies (prctl PR_SET_PDEATHSIG; strictly, when
-    the parent's thread that started the worker ends: `run_sweep`'s caller, which waits for the
-    pool). Everywhere, a daemon thread checks the parent every PARENT_POLL_S seconds as a fallback.
-    """
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-        except (OSError, AttributeError):  # no usable libc: the thread below still watches
-            pass
-    if os.getppid() != parent:  # the parent died before the signal was armed
-        os._exit(1)
-    threading.Thread(target=_watch_parent, args=(parent,), name="watch-parent", daemon=True).start()
-
-
-def local_pool(workers: int) -> ProcessPoolExecutor:
-    """`workers` local processes (spawned: safe with torch's threads) that end when this process dies."""
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_end_with_parent, initargs=(os.getpid(),))
-
-
-def _end_workers(pool: ProcessPoolExecutor) -> None:
-    """Cancel the queued jobs and end the workers now (an interrupt); finished jobs are already stored.
-
-    A result is written to a temporary folder and renamed into place, so a killed worker leaves no
-    half-written result; its job reruns next time. (Python 3.14 has `terminate_workers`; before, the
-    pool's processes are reached through its `_processes`.)
-    """
-    terminate = getattr(pool, "terminate_workers", None)
-    if terminate is not None:
-        terminate()
-        return
-    for proc in list((getattr(pool, "_processes", None) or {}).values()):
-        proc.terminate()
-    pool.shutdown(wait=True, cancel_futures=True)  # the pool, now broken, reaps its workers and fails the rest
 
 
 def run_sweep(jobs: Sequence[SweepJob], executor: Any = LOCAL, *, profile: str = "ci",
