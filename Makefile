@@ -15,7 +15,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH)"
-	$(PY) -m pip install -e ".[book,test]"
+	$(PY) -m pip install -e ".[book,test,cluster]"
 	touch $@
 
 book: install            ## execute every notebook at $(PROFILE) and compile the site into _build/html

@@ -34,7 +34,7 @@ from bnopt import book
 
 book.page_header("ics", profile)
 
-# %%
+# %% tags=["hide-input"]
 from IPython.display import Markdown, display
 
 from bnopt import claims, ics, ics_plots, plots, profiles, results

@@ -51,13 +51,16 @@ from bnopt import book
 
 book.page_header("sweeps", profile)
 
-# %%
+# %% tags=["hide-input"]
+from IPython.display import Markdown, display
+
 from bnopt import plots, profiles, sweeps, sweeps_plots
 
 plots.use_style()
 settings = profiles.settings("sweeps", profile)
 panels = sweeps.run_all(profile)
-{name: (res.dataset or sweeps.NOT_RUN) for name, res in panels.items()}
+display(Markdown("Data per panel: " + "; ".join(f"{name}: {res.dataset or sweeps.NOT_RUN}"
+                                                for name, res in panels.items()) + "."))
 
 # %% [markdown]
 # Each run is one seed (initial weights *and* minibatch order) at one learning rate. All runs of
@@ -170,11 +173,25 @@ book.show_table(sweeps.verdict_table(panels, profile))
 # settings = profiles.settings("sweeps", "paper")        # device="auto": a GPU when present
 # jobs = sweeps.sweep_jobs(settings)
 # sweeps.run_sweep(jobs, profile="paper", threads=4)     # local processes, 4 threads each (on a CPU)
-# # on a cluster: executor=dask.distributed.Client(...).get_executor(),
-# #   or executor=submitit.AutoExecutor(folder="slurm-logs") for Slurm,
-# #   or executor=mpi4py.futures.MPIPoolExecutor() under MPI
+#
+# # Dask (tested on a LocalCluster of worker processes; a real cluster's scheduler address works the same):
+# from dask.distributed import Client
+# with Client("tcp://scheduler:8786") as client:         # or Client(LocalCluster(...))
+#     sweeps.run_sweep(jobs, client.get_executor(), profile="paper", threads=4)
+#
+# # submitit (tested with its LocalExecutor; on Slurm, AutoExecutor submits the same jobs):
+# import submitit
+# executor = submitit.AutoExecutor(folder="slurm-logs")
+# executor.update_parameters(timeout_min=240, gpus_per_node=1)
+# sweeps.run_sweep(jobs, executor, profile="paper", threads=4)
+#
 # panels = sweeps.run_all("paper")                        # assembles the stored jobs
 # ```
+#
+# Both engines come with the `cluster` extra (`pip install -e ".[cluster]"`) and are tested by
+# `tests/test_cluster.py`: the same numbers as the local pool, and a sweep stopped part-way
+# resumes from the jobs it stored. Any other `concurrent.futures`-style executor (e.g.
+# `mpi4py.futures.MPIPoolExecutor`) should work the same way but is **untested**.
 #
 # The workers write into `$BNOPT_RESULTS_DIR`, which must be a folder they all see; a later
 # `run_all` on any machine with that folder assembles the figure without training again.

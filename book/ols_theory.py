@@ -28,7 +28,7 @@
 # %% tags=["parameters"]
 profile = "ci"
 
-# %%
+# %% tags=["hide-input"]
 from bnopt import book, ols, ols_plots, plots, profiles
 
 book.page_header("ols", profile)

@@ -33,16 +33,20 @@
 # Each notebook takes one papermill parameter, `profile`, mapped by `bnopt.profiles` to frozen
 # settings for each section:
 #
-# - `ci` runs the whole book on two CPU cores in minutes: narrow nets, data subsets, a few hundred
-#   steps. [C] Fig. 1 on least squares and [S]'s DLN on the ICS page (10,000 full-batch steps)
-#   run at the papers' own scale; App. B averages over fewer random tests.
+# - `ci` runs the whole book on two CPU cores in about 40 minutes (the table below gives this
+#   build's time per page): narrow nets, data subsets, 1,500 VGG steps. [C] Fig. 1 on least squares
+#   and [S]'s DLN (10,000 full-batch steps, 10 seeds) run at the papers' own scale; App. B averages
+#   over fewer random tests.
 # - `workstation` is sized for one CPU machine in about an hour (an estimate: it has not been timed
 #   yet).
 # - `paper` uses the papers' settings; the deep-net sections want a GPU (`device` setting).
 #
 # Choose one with `make book PROFILE=paper`, or rerun a single page with
-# `python -m bnopt.build --profile paper --only <page>`. Results are cached under `data/results/`,
-# keyed by the settings and the package's source code, so a rebuild reruns only what changed.
+# `python -m bnopt.build --profile paper --only <page>`. The ledger (`claims`), the intro and this
+# page summarise the others: after rerunning a section page, rerun them too, e.g.
+# `python -m bnopt.build --profile ci --only ics claims intro reproducing`, or they show the
+# previous results. Results are cached under `data/results/`, keyed by the settings and the
+# package's source code, so a rebuild reruns only what changed.
 #
 # ## Data
 #
@@ -61,13 +65,13 @@ from bnopt import book, reproducing
 # %% [markdown]
 # ## What each profile shrinks
 
-# %%
+# %% tags=["hide-input"]
 book.show_table(reproducing.profile_table())
 
 # %% [markdown]
 # ## Time per notebook in this build
 
-# %%
+# %% tags=["hide-input"]
 times = reproducing.build_times()
 if times:
     book.show_table([{"page": k, **v} for k, v in times.items()])
@@ -77,5 +81,5 @@ else:
 # %% [markdown]
 # ## Machine and libraries of this build
 
-# %%
+# %% tags=["hide-input"]
 book.show_table([{"what": k, "value": v} for k, v in reproducing.machine().items()])

@@ -44,7 +44,7 @@ from bnopt import book
 
 book.page_header("scaling", profile)
 
-# %%
+# %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -106,7 +106,7 @@ scaling_deep.plot_ols_check(axes, ols_check)
 fig, ax = plt.subplots(figsize=(6.4, 4.0))
 scaling_deep.plot_equivalence(ax, check)
 
-# %%
+# %% tags=["hide-input"]
 eps = check["bn_eps"] if deep_ran else []
 book.show_table([{"ε": f"{e:g}", "r": f"{r:g}",
                   "max relative loss difference": f"{np.nanmax(check['loss_diff'][i, j]):.1e}",
@@ -152,12 +152,12 @@ scaling_deep.plot_sweep(axes, sweep, int(np.argmin(sweep["bn_eps"])) if deep_ran
 # shrink factor of each BatchNorm layer at initialisation (median over units, on 1,000 images):
 # layer #1 leaves the law first, the deeper layers follow because they receive its shrunk output.
 
-# %%
+# %% tags=["hide-input"]
 book.show_table(scaling_deep.strength_rows(sweep))
 
 # %% [markdown]
 # ## Verdicts
 
-# %%
+# %% tags=["hide-input"]
 verdicts = scaling_deep.verdicts(res, profile)
 book.show_table([v.as_row() for v in verdicts])

@@ -23,3 +23,17 @@ def _isolated_caches(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyte
     base = tmp_path_factory.mktemp("store")
     monkeypatch.setenv("BNOPT_RESULTS_DIR", str(base / "results"))
     monkeypatch.setenv("BNOPT_CACHE_DIR", str(base / "cache"))
+
+
+REAL_BUSY_CORES = None  # runtime.busy_cores itself, for the tests of it
+
+
+@pytest.fixture(autouse=True)
+def _idle_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Thread counts as on an idle machine, so that no test depends on the load of the machine it runs on."""
+    global REAL_BUSY_CORES
+    from bnopt import runtime
+
+    if REAL_BUSY_CORES is None:
+        REAL_BUSY_CORES = runtime.busy_cores
+    monkeypatch.setattr(runtime, "busy_cores", lambda sample_s=0.2: None)

@@ -263,3 +263,34 @@ def test_ctrl_c_during_a_notebook_stops_cleanly(book_root: Path) -> None:
 def test_load_average_is_three_numbers_or_unknown() -> None:
     text = build.load_average()
     assert text == "?" or (len(text.split()) == 3 and all(float(v) >= 0 for v in text.split()))
+
+
+def test_progress_prints_runs_with_bars_and_counts_loaded_results(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Events written by `results.report` (as experiments would) come out as terminal lines, in order."""
+    from bnopt import results
+
+    with build.Progress("ics", tmp_path / "progress.jsonl", poll_s=0.05):
+        results.report("plan", "vgg", total=3, todo=2)
+        results.report("start", "vgg")
+        results.report("done", "vgg", seconds=12.0)
+        results.report("loaded", "ics-dln")
+        results.report("start", "dln_seeds-divergence")
+        results.report("done", "dln_seeds-divergence", seconds=3.0)
+        results.report("done", "vgg", seconds=11.0)
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["  [ics] vgg: 2 to compute, 1 stored",
+                   f"  [ics] vgg {build.bar(1, 2)} (last: 12 s)",
+                   "  [ics] running dln_seeds-divergence ...",
+                   "  [ics] dln_seeds-divergence done in 3 s",
+                   f"  [ics] vgg {build.bar(2, 2)} (last: 11 s)",
+                   "  [ics] 3 experiment(s) computed, 1 stored result(s) loaded"]
+    assert results.PROGRESS_ENV not in __import__("os").environ  # unset after the page
+    results.report("done", "x")  # without the variable: nothing, no error
+
+
+def test_bar_and_eta_note() -> None:
+    assert build.bar(0, 4, width=4) == "[....] 0/4" and build.bar(4, 4, width=4) == "[####] 4/4"
+    times = {"ics": {"seconds": 611.6, "profile": "ci"}}
+    assert build.eta_note("ics", times, "ci") == " (last build at this profile: 612 s)"
+    assert build.eta_note("ics", times, "paper") == "" and build.eta_note("landscape", times, "ci") == ""

@@ -42,3 +42,40 @@ def test_sitecheck_reports_a_missing_browser_in_one_line(monkeypatch: pytest.Mon
     monkeypatch.setenv(sitecheck.CHROMIUM_ENV, str(tmp_path / "nowhere"))
     assert sitecheck.main([str(tmp_path)]) == 1
     assert "CHROMIUM=" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("busy, cores, expected", [
+    (0.05, 2, 2), (1.0, 2, 1), (1.6, 2, 1), (2.0, 2, 1), (None, 2, 2), (1.2, 8, 7), (0.0, 1, 1)])
+def test_convnet_threads_leave_the_busy_cores_alone(monkeypatch: pytest.MonkeyPatch, busy: float | None,
+                                                    cores: int, expected: int) -> None:
+    monkeypatch.delenv(runtime.THREADS_ENV, raising=False)
+    monkeypatch.setattr(runtime, "busy_cores", lambda sample_s=0.2: busy)
+    monkeypatch.setattr(runtime, "available_cores", lambda: cores)
+    assert runtime.recommended_threads("vgg") == expected
+    assert runtime.recommended_threads("dln") == 1  # the linear nets: one thread whatever the load
+
+
+def test_busy_cores_reads_the_machine_or_says_it_cannot(monkeypatch: pytest.MonkeyPatch) -> None:
+    import conftest
+
+    real = conftest.REAL_BUSY_CORES  # the conftest makes every other test see an idle machine
+    busy = real(0.05)
+    assert busy is None or 0.0 <= busy <= (__import__("os").cpu_count() or 1)
+    ticks = iter([(1000, 400), (1100, 450)])  # 100 jiffies, 50 of them idle: half the machine busy
+    monkeypatch.setattr(runtime, "_cpu_times", lambda: next(ticks))
+    monkeypatch.setattr(runtime.os, "cpu_count", lambda: 2)
+    assert real(0.0) == pytest.approx(1.0)
+
+    def unreadable() -> tuple[int, int]:
+        raise OSError("no /proc")
+    monkeypatch.setattr(runtime, "_cpu_times", unreadable)
+    assert real(0.01) is None
+
+
+def test_site_check_finds_raw_tex_and_requests_to_other_hosts() -> None:
+    assert sitecheck.raw_tex(r"the norm \(\ell_p\) of x") == [r"the norm \(\ell_p\) of x"]
+    assert sitecheck.raw_tex("typeset: ℓp costs $5 and [a, b]") == []
+    base = "http://127.0.0.1:8123/"
+    urls = [base + "_static/mathjax/tex-chtml.js", "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-chtml.js",
+            "data:image/png;base64,AAAA", "http://127.0.0.1:9999/other-port"]
+    assert sitecheck.foreign_requests(urls, base) == urls[1:2] + urls[3:]

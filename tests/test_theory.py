@@ -52,3 +52,29 @@ def test_live_model_is_unchanged() -> None:
     assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
     assert all(p.grad is None for p in net.parameters())
     assert all(n.eps == 1e-5 for n in models.norm_layers(net))
+
+
+@pytest.mark.parametrize("model_id, layer, kw", [("dln", 3, {"depth": 6}), ("vgg", 3, {"width": 2})])
+def test_the_terms_beyond_the_identity_fit_together(model_id: str, layer: int, kw: dict) -> None:
+    """‖∇_y L̂‖² = (γ/σ)² ‖ĝ‖² (1 − removed) for exact BN; the removed share lies in [0, 1]."""
+    s = _sides(model_id, layer, True, **kw)
+    assert ((s.removed_41 >= 0) & (s.removed_41 <= 1 + 1e-12)).all()
+    torch.testing.assert_close(torch.as_tensor(s.lhs_41),
+                               torch.as_tensor(s.gain_41**2 * s.ghat_sq_41 * (1 - s.removed_41)), rtol=1e-9, atol=0)
+    assert s.ghat_yhat_42.shape == (3,)
+
+
+def test_bn_gradient_effect_reads_the_records() -> None:
+    import numpy as np
+
+    from bnopt import landscape
+
+    s = _sides("dln", 3, True, depth=6)
+    res = {"thm_exact_lhs_41": s.lhs_41[None], "thm_exact_ghat_sq_41": s.ghat_sq_41[None],
+           "thm_exact_removed_41": s.removed_41[None], "thm_exact_gain_41": s.gain_41[None],
+           "thm_exact_ghat_yhat_42": np.array([[1.0, -1.0, 2.0]])}
+    out = landscape.bn_gradient_effect(res)
+    assert out["share of 4.2 checks with ⟨ĝ,ŷ⟩ > 0"] == pytest.approx(2 / 3)
+    assert out["smallest γ/σ"] == pytest.approx(s.gain_41.min())
+    assert out["median ‖∇_y L̂‖²/‖ĝ‖²"] == pytest.approx(np.median(s.lhs_41 / s.ghat_sq_41))
+    assert landscape.bn_gradient_effect({}) == {}

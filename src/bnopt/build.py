@@ -27,12 +27,14 @@ import shlex
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from . import paths, profiles
+from .results import PROGRESS_ENV
 
 BOOK = "book"
 TIMES_FILE = "notebook-times.json"
@@ -300,6 +302,93 @@ def load_average() -> str:
         return "?"
 
 
+def bar(done: int, total: int, width: int = 20) -> str:
+    """A text progress bar, e.g. '[#####...............] 3/12'."""
+    filled = round(width * done / total) if total else width
+    return f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
+
+
+class Progress:
+    """Prints a page's experiment events (`results.report`, read from a file) while the page runs.
+
+    One line per experiment that starts on its own, one line with a bar for each finished run of a
+    planned batch (a seed study, a sweep's jobs); stored results that are only loaded are counted and
+    summed up in the last line. The notebook's own output is untouched.
+    """
+
+    def __init__(self, page: str, path: Path, poll_s: float = 1.0) -> None:
+        self.page, self.path, self.poll_s = page, path, poll_s
+        self.plans: dict[str, int] = {}
+        self.done: dict[str, int] = {}
+        self.loaded = self.computed = 0
+        self._offset = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name=f"progress-{page}", daemon=True)
+
+    def __enter__(self) -> "Progress":
+        self.path.write_text("")
+        os.environ[PROGRESS_ENV] = str(self.path)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.read()
+        os.environ.pop(PROGRESS_ENV, None)
+        if self.loaded or self.computed:
+            print(f"  [{self.page}] {self.computed} experiment(s) computed, {self.loaded} stored result(s) loaded",
+                  flush=True)
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.poll_s):
+            self.read()
+
+    def read(self) -> None:
+        """Print the lines for the events written since the last read."""
+        try:
+            with open(self.path, encoding="utf-8") as f:
+                f.seek(self._offset)
+                chunk = f.read()
+        except OSError:
+            return
+        complete = chunk[:chunk.rfind("\n") + 1]  # a line still being written waits for the next read
+        self._offset += len(complete.encode("utf-8"))
+        for line in complete.splitlines():
+            try:
+                text = self.line(json.loads(line))
+            except (ValueError, KeyError, TypeError):
+                continue
+            if text:
+                print(f"  [{self.page}] {text}", flush=True)
+
+    def line(self, event: dict[str, Any]) -> str:
+        """The terminal line for one event ('' for none)."""
+        kind, name = event["event"], event["name"]
+        if kind == "loaded":
+            self.loaded += 1
+            return ""
+        if kind == "plan":
+            self.plans[name], self.done[name] = int(event["todo"]), 0
+            stored = int(event["total"]) - int(event["todo"])
+            return f"{name}: {event['todo']} to compute, {stored} stored" if event["todo"] else ""
+        if kind == "start":
+            return "" if self.plans.get(name) else f"running {name} ..."
+        if kind == "done":
+            self.computed += 1
+            if self.plans.get(name):
+                self.done[name] += 1
+                return f"{name} {bar(self.done[name], self.plans[name])} (last: {event.get('seconds', 0):.0f} s)"
+            return f"{name} done in {event.get('seconds', 0):.0f} s"
+        return ""
+
+
+def eta_note(page: str, previous: dict[str, dict[str, Any]], profile: str) -> str:
+    """' (last build: 612 s)' from the previous build's time of `page` at `profile`, else ''."""
+    t = previous.get(page)
+    return f" (last build at this profile: {t['seconds']:.0f} s)" if t and t.get("profile") == profile else ""
+
+
 def compile_site(root: Path) -> None:
     """Compile the executed book into static HTML in `_build/html` (warnings are errors)."""
     cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(root / BOOK),
@@ -348,7 +437,8 @@ def run_build(args: argparse.Namespace, pages: list[str], book_dir: Path, out: P
     """Execute the chosen pages, then check every page and compile the site; the exit status."""
     out.mkdir(parents=True, exist_ok=True)
     times_path = out / TIMES_FILE
-    times = load_times(times_path) if args.only else {}
+    previous = load_times(times_path)
+    times = dict(previous) if args.only else {}
     selected = [p for p in pages if not args.only or p in args.only]
     if not args.no_site:  # say now, not after executing, that the site would lack pages
         missing = unexecuted_pages(book_dir, args.profile, [p for p in pages if p not in selected])
@@ -359,9 +449,11 @@ def run_build(args: argparse.Namespace, pages: list[str], book_dir: Path, out: P
     os.environ["BNOPT_PROFILE"] = args.profile
     finished: list[str] = []
     for k, page in enumerate(selected):
-        print(f"[book] executing {page} at profile {args.profile} ...", flush=True)
+        print(f"[book] executing {page} at profile {args.profile}{eta_note(page, previous, args.profile)} ...",
+              flush=True)
         try:
-            seconds = execute(page, book_dir, args.profile, out)
+            with Progress(page, out / f"progress-{page}.jsonl"):
+                seconds = execute(page, book_dir, args.profile, out)
         except (Exception, KeyboardInterrupt) as err:
             if not isinstance(err, KeyboardInterrupt):  # papermill's message shows the failing cell
                 print(f"[book] {page} FAILED:\n{err}", file=sys.stderr, flush=True)

@@ -90,6 +90,7 @@ def run_many(name: str, fn: Callable[[Any], dict[str, Any]], specs: Mapping[str,
 
     done = {k: None if force else results.load(name, spec) for k, spec in specs.items()}
     todo = [k for k, r in done.items() if r is None]
+    results.report("plan", name, total=len(specs), todo=len(todo))
     workers = min(len(todo), runtime.available_cores())
     from . import data  # absent data is looked for (and downloaded) here, once, not by every worker
 

@@ -11,9 +11,13 @@ from . import profiles
 from .results import library_versions
 
 
+PAGES = {"ols": "ols_theory", "scaling": "scaling_law", "sweeps": "lr_sweeps", "dln_seeds": "ics, landscape"}
+"""The book page(s) of each settings section whose name differs (the names `--only` takes)."""
+
+
 def profile_table() -> list[dict[str, str]]:
-    """One row per (section, profile): what that profile shrinks."""
-    return [{"section": s, "profile": p, "shrinks": profiles.shrinkage(s, p)}
+    """One row per (section, profile): the page(s) it belongs to and what that profile shrinks."""
+    return [{"settings": s, "page (for --only)": PAGES.get(s, s), "profile": p, "shrinks": profiles.shrinkage(s, p)}
             for s in profiles.sections() for p in profiles.PROFILES]
 
 

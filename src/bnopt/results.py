@@ -485,6 +485,24 @@ def load_only() -> Iterator[None]:
         _LOAD_ONLY = previous
 
 
+PROGRESS_ENV = "BNOPT_PROGRESS"  # a file the build reads to show, in the terminal, what is running
+
+
+def report(event: str, name: str, **extra: Any) -> None:
+    """Append one progress event ("start", "done", "loaded", "plan") to $BNOPT_PROGRESS, if set.
+
+    `bnopt.build` sets it for each page and prints the events as they come, so a long page shows
+    which experiment runs and how many are done, while the notebook's own output stays clean.
+    """
+    path = os.environ.get(PROGRESS_ENV)
+    if not path:
+        return
+    line = json.dumps({"event": event, "name": name, "pid": os.getpid(), "time": time.time(), **extra})
+    with suppress(OSError):  # progress is a courtesy: it never stops an experiment
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(line + "\n")
+
+
 def load_or_run(name: str, fn: Callable[[Any], Outputs], config: Any, *, profile: str,
                 root: Path | None = None, force: bool = False) -> Result:
     """The stored result of `fn(config)` if this code already made it, else run, store and return it.
@@ -497,6 +515,7 @@ def load_or_run(name: str, fn: Callable[[Any], Outputs], config: Any, *, profile
     cached, problem = (None, "") if force else _read(folder)
     _warn_damaged(folder, problem)
     if cached is not None:
+        report("loaded", name)
         return cached
     if _LOAD_ONLY:
         raise ResultMissing(f"no stored result '{name}' for this config and code version; "
@@ -505,12 +524,16 @@ def load_or_run(name: str, fn: Callable[[Any], Outputs], config: Any, *, profile
     with _key_lock(folder) as locked:
         cached, again = (None, "") if force else _read(folder)  # another process may have made it
         if cached is not None:
+            report("loaded", name)
             return cached
         _warn_damaged(folder, again if again != problem else "")
+        report("start", name)
         start = time.perf_counter()
         outputs = fn(config)
-        return _store(folder, name, config, outputs, profile=profile,
-                      wall_time_s=time.perf_counter() - start, locked=locked, replace=force)
+        stored = _store(folder, name, config, outputs, profile=profile,
+                        wall_time_s=time.perf_counter() - start, locked=locked, replace=force)
+        report("done", name, seconds=round(time.perf_counter() - start, 1))
+        return stored
 
 
 # --- runs that could not be made ------------------------------------------------------------------

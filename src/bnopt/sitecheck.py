@@ -1,4 +1,8 @@
-"""Open every built page in headless Chromium; fail on a broken image, an error output or a missing page.
+"""Open every built page in headless Chromium; fail on anything a reader offline would see broken.
+
+A page fails on a broken image, an error output, a link to a missing page, a console error (a
+missing favicon or a failing script included), a request to any host but the local server (the
+site must work offline), TeX left untypeset in its text, or a MathJax error.
 
     python -m bnopt.sitecheck _build/html
 
@@ -22,6 +26,15 @@ _BROKEN_IMAGES = ("return [...document.images].filter(i => !(i.complete && i.nat
 _ERROR_OUTPUTS = ("return [...document.querySelectorAll('div.output.traceback, div.output.error')]"
                   ".map(e => e.innerText.slice(0, 300));")
 _LINKS = "return [...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href'));"
+_RESOURCES = "return performance.getEntriesByType('resource').map(r => r.name);"
+# MathJax typesets after load: wait for it (at most the script timeout), then read the text it left
+_TYPESET = ("const done = arguments[arguments.length - 1];"
+            "const mj = window.MathJax;"
+            "if (!mj || !mj.startup || !mj.startup.promise) { done(false); return; }"
+            "mj.startup.promise.then(() => done(true), () => done(true));")
+_TEXT = "return document.querySelector('main, article, body').innerText;"
+_MATH_ERRORS = "return [...document.querySelectorAll('mjx-merror')].map(e => e.getAttribute('data-mjx-error') || e.textContent);"
+RAW_TEX = ("\\(", "\\)", "\\[", "\\]", "$$", "\\frac", "\\mathrm", "\\nabla", "\\ell")
 _SKIP = {"genindex.html", "search.html"}
 CHROMIUM_ENV, CHROMEDRIVER_ENV = "CHROMIUM", "CHROMEDRIVER"
 _DEFAULT_BINARIES = {CHROMIUM_ENV: "/usr/bin/chromium", CHROMEDRIVER_ENV: "/usr/bin/chromedriver"}
@@ -70,6 +83,7 @@ def _driver():  # type: ignore[no-untyped-def]
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--no-first-run", "--disable-quic", "--window-size=1280,2000"):
         opts.add_argument(flag)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # console messages, read per page
     service = Service(executable_path=chromedriver)
     return webdriver.Chrome(service=service, options=opts)
 
@@ -86,6 +100,41 @@ def local_link_target(page: Path, href: str, root: Path) -> Path | None:
     return target / "index.html" if target.is_dir() else target
 
 
+def raw_tex(text: str) -> list[str]:
+    """The TeX fragments (from RAW_TEX) left in a page's rendered text, with a little context."""
+    found = []
+    for mark in RAW_TEX:
+        i = text.find(mark)
+        if i >= 0:
+            found.append(text[max(0, i - 20):i + 30].replace("\n", " "))
+    return list(dict.fromkeys(found))
+
+
+def foreign_requests(urls: list[str], base: str) -> list[str]:
+    """The requested URLs that are not on the local server at `base` (data: and blob: URLs are local)."""
+    host = urlparse(base).netloc
+    return [u for u in urls if urlparse(u).scheme not in ("data", "blob") and urlparse(u).netloc != host]
+
+
+def page_problems(driver: object, page: Path, root: Path, base: str) -> list[str]:
+    """Every problem of one loaded page (see the module docstring)."""
+    run = driver.execute_script  # type: ignore[attr-defined]
+    out = [f"broken image {src}" for src in run(_BROKEN_IMAGES)]
+    out += [f"error output: {text!r}" for text in run(_ERROR_OUTPUTS)]
+    for href in run(_LINKS):
+        target = local_link_target(page, href, root)
+        if target is not None and not target.exists():
+            out.append(f"link to missing page {href}")
+    driver.execute_async_script(_TYPESET)  # type: ignore[attr-defined]
+    out += [f"MathJax error: {e!r}" for e in run(_MATH_ERRORS)]
+    out += [f"raw TeX in the text: ...{t}..." for t in raw_tex(run(_TEXT) or "")]
+    out += [f"request to another host: {u}" for u in foreign_requests(run(_RESOURCES), base)]
+    for entry in driver.get_log("browser"):  # type: ignore[attr-defined]
+        if entry.get("level") == "SEVERE":
+            out.append(f"console error: {entry.get('message', '')[:300]}")
+    return [f"{page.name}: {p}" for p in out]
+
+
 def check_site(root: Path) -> list[str]:
     """Problems found on the built site (empty when every page is fine)."""
     pages = sorted(p for p in root.glob("*.html") if p.name not in _SKIP)
@@ -95,16 +144,10 @@ def check_site(root: Path) -> list[str]:
     driver = _driver()
     server, base = _serve(root)
     try:
+        driver.set_script_timeout(30)
         for page in pages:
             driver.get(base + page.relative_to(root).as_posix())
-            for src in driver.execute_script(_BROKEN_IMAGES):
-                problems.append(f"{page.name}: broken image {src}")
-            for text in driver.execute_script(_ERROR_OUTPUTS):
-                problems.append(f"{page.name}: error output: {text!r}")
-            for href in driver.execute_script(_LINKS):
-                target = local_link_target(page, href, root)
-                if target is not None and not target.exists():
-                    problems.append(f"{page.name}: link to missing page {href}")
+            problems += page_problems(driver, page, root, base)
             print(f"[site] {page.name}: checked", flush=True)
     finally:
         driver.quit()

@@ -30,7 +30,8 @@ the process that started them, even when it is killed (`local_pool`), so a kille
 orphaned workers training on. `run_sweep(jobs,
 executor=...)` hands them to any other `concurrent.futures`-style executor (anything with
 `submit(fn, *args)` returning a future with `result()`): `dask.distributed.Client(...).get_executor()`
-on a cluster, `submitit.AutoExecutor(...)` for Slurm, `mpi4py.futures.MPIPoolExecutor` under MPI.
+on a cluster, `submitit.AutoExecutor(...)` for Slurm (both tested, `tests/test_cluster.py`);
+`mpi4py.futures.MPIPoolExecutor` under MPI should work the same but is untested.
 The results folder ($BNOPT_RESULTS_DIR) must then be on a filesystem the workers share.
 
 Claims: C10 (`verdict_c10`) and C11 (`verdict_c11`); `near_best_width` gives the width of the
@@ -302,11 +303,12 @@ def run_sweep(jobs: Sequence[SweepJob], executor: Any = LOCAL, *, profile: str =
     of its net).
     Otherwise any `concurrent.futures`-style executor (`submit(fn, *args)` returning a future with
     `.result()`): `dask.distributed.Client(...).get_executor()`, `submitit.AutoExecutor(folder)`
-    (Slurm), `mpi4py.futures.MPIPoolExecutor()`. Workers write their results into
+    (Slurm; both tested), or, untested, `mpi4py.futures.MPIPoolExecutor()`. Workers write their results into
     $BNOPT_RESULTS_DIR, which must be a folder they all share. The numbers are the same whichever
     runs them (tested). Under `results.load_only()` nothing is handed out: a missing job raises.
     """
     done: list[results.Result | None] = [results.load(JOB_RESULT, job) for job in jobs]
+    results.report("plan", JOB_RESULT, total=len(jobs), todo=sum(r is None for r in done))
     if isinstance(executor, str) and executor != LOCAL:
         raise ValueError(f"executor={executor!r}: use {LOCAL!r} (local processes), None (this process) "
                          "or a concurrent.futures-style executor object")

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -44,6 +44,11 @@ class TheoremSides:
     units_42: np.ndarray  # unit indices checked for Thm 4.2
     lhs_42: np.ndarray  # (∇_y L̂)ᵀ ∂²L̂/∂y∂y (∇_y L̂)
     rhs_42: np.ndarray  # γ²/σ² (∇_y L̂)ᵀ H (∇_y L̂) − γ/(mσ²) ⟨ĝ,ŷ⟩ ‖∇_y L̂‖²
+    # What carries content beyond the identity (per unit of Thm 4.1; per checked unit of 4.2):
+    ghat_sq_41: np.ndarray = field(default_factory=lambda: np.zeros(0))  # ‖ĝ‖², the net without this BN
+    removed_41: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (⟨1,ĝ⟩² + ⟨ĝ,ŷ⟩²)/(m‖ĝ‖²)
+    gain_41: np.ndarray = field(default_factory=lambda: np.zeros(0))  # γ/σ
+    ghat_yhat_42: np.ndarray = field(default_factory=lambda: np.zeros(0))  # ⟨ĝ, ŷ⟩
 
 
 def relative_gap(lhs: np.ndarray, rhs: np.ndarray) -> np.ndarray:
@@ -118,7 +123,9 @@ def theorem_sides(model: nn.Sequential, layer: int, x: Tensor, y: Tensor, loss_f
         lhs_41 = gy.square().sum(1)
         rhs_41 = gamma**2 / sigma2 * (gz.square().sum(1) - gz.sum(1)**2 / m - (gz * y_hat).sum(1)**2 / m)
         n42 = rows_y.shape[0] if units_42 is None else min(units_42, rows_y.shape[0])
-        lhs_42, rhs_42 = [], []
+        ghat_sq = gz.square().sum(1)
+        removed = (gz.sum(1)**2 + (gz * y_hat).sum(1)**2) / m / ghat_sq.clamp_min(torch.finfo(ghat_sq.dtype).tiny)
+        lhs_42, rhs_42, gy42 = [], [], []
         z_leaf = z.detach().requires_grad_(True)
         g_zleaf = torch.autograd.grad(loss_fn(head(z_leaf), y), z_leaf, create_graph=True)[0]
         for j in range(n42):
@@ -130,7 +137,11 @@ def theorem_sides(model: nn.Sequential, layer: int, x: Tensor, y: Tensor, loss_f
             lhs_42.append(float((hv * v).sum()))
             quad_h = float((hu * v).sum())  # (∇_y L̂)ᵀ H_jj (∇_y L̂)
             ghat_yhat = float((gz[j] * y_hat[j]).sum())
+            gy42.append(ghat_yhat)
             rhs_42.append(float(gamma[j]**2 / sigma2[j] * quad_h
                                 - gamma[j] / (m * sigma2[j]) * ghat_yhat * vj.square().sum()))
-    return TheoremSides(lhs_41.double().cpu().numpy(), rhs_41.double().cpu().numpy(),
-                        np.arange(n42), np.asarray(lhs_42), np.asarray(rhs_42))
+    def arr(t: Tensor) -> np.ndarray:
+        return t.detach().double().cpu().numpy()
+
+    return TheoremSides(arr(lhs_41), arr(rhs_41), np.arange(n42), np.asarray(lhs_42), np.asarray(rhs_42),
+                        arr(ghat_sq), arr(removed), arr(gamma.abs() / sigma2.sqrt()), np.asarray(gy42))
