@@ -142,14 +142,12 @@ def test_run_specs_and_claim_keys() -> None:
         "standard-lr0.01", "bn-lr0.01", "l1-lr0.1", "l2-lr0.1", "linf-lr0.1"}
     assert all(f"{base}-s{s}" in specs for base in ("bn-lr0.5", "l1-lr0.1") for s in range(3))
     assert specs["bn-lr0.1-s0"].ics_layers == (5, 10) and specs["bn-lr0.5-s0"].ics_layers == ()
-    ci = vgg_seeds.specs("ci")  # ci: three seeds of the standard and BN nets at lr 0.1, one of the others
-    assert {k for k in ci if k.startswith(("standard-lr0.1", "bn-lr0.1"))} == {
-        f"{m}-lr0.1-s{s}" for m in ("standard", "bn") for s in range(3)}
-    assert "bn-lr0.5-s0" in ci and "bn-lr0.5-s1" not in ci and "bn-lr0.01-s0" not in ci
+    ci = vgg_seeds.specs("ci")  # ci: three seeds of the standard and BN nets at lr 0.1, nothing else
+    assert set(ci) == {f"{m}-lr0.1-s{s}" for m in ("standard", "bn") for s in range(3)}
     for cid, (_, keys) in ics.CLAIMS.items():
         assert keys == ics._s_keys("paper")[cid]
-    for profile in profiles.PROFILES:  # every key a verdict reads is a run of the profile
-        page = {vgg_seeds._page_key(spec, "ics", 0.1) for spec in vgg_seeds.specs(profile).values()}
+    for profile in profiles.PROFILES:  # every key a verdict reads is in the page's view (run or "not run")
+        page = set(vgg_seeds.view({k: None for k in vgg_seeds.specs(profile)}, "ics", profile))
         assert all(set(ics._s_keys(profile)[cid]) <= page for cid in ics.CLAIMS)
 
 
@@ -163,7 +161,7 @@ def _run(acc: float = 0.5, test: float = 0.5, *, steps: int = 300, diverged: boo
     n = steps
     arrays = {"steps": np.arange(n), "accuracy": np.full(n, acc), "loss": np.full(n, 1.0),
               "planned_steps": np.array(steps), "diverged": np.array(diverged),
-              "test_accuracy": np.array([test]), "ics_steps": np.arange(0, n, 10),
+              "test_accuracy": np.array([test]), "eval_steps": np.array([n - 1]), "ics_steps": np.arange(0, n, 10),
               "ics_layers": np.array([5, 9, 10, 17]), "ics_cos": np.full((n // 10, 4), cos),
               "ics_l2": np.full((n // 10, 4), 1.0), "clean_train_accuracy": np.array(acc if clean is None else clean),
               "clean_test_accuracy": np.array(test)}
@@ -291,6 +289,23 @@ def test_verdicts_not_testable_below_minimum_scale(cid: str, runs: dict[str, res
         assert v.verdict == claims.REPRODUCED and "lr 0.1: not testable" in v.detail
 
 
+def test_at_ci_the_nets_it_does_not_run_make_their_claims_not_testable_and_s1_rests_on_lr_01() -> None:
+    from bnopt import vgg_seeds
+
+    res = _all()
+    skipped = {k: r for k, r in vgg_seeds.view({k: _run() for k in vgg_seeds.specs("ci")}, "ics", "ci").items()
+               if not results.is_run(r)}  # the "not run" entries of the nets ci does not train
+    assert skipped
+    for k, r in skipped.items():
+        for s in VGG_SEEDS:
+            res.pop(k if s == 0 else f"{k}-s{s}", None)
+        res[k] = r
+    found = {v.claim_id: v for v in ics.verdicts(res, "ci")}
+    assert found["S1"].verdict == claims.REPRODUCED and "lr 0.5: not testable" in found["S1"].detail
+    for cid in ("S2", "S3"):
+        assert found[cid].verdict == claims.NOT_TESTABLE and "not run at profile ci" in found[cid].detail
+
+
 def test_s4_rests_on_the_dln_where_the_vgg_has_too_few_measurements() -> None:
     res = _all()
     _set_vgg(res, "vgg-bn-lr0.1", _run(0.7, 0.6, cos=0.1, steps=50))  # 5 ICS measurements only
@@ -355,3 +370,14 @@ def test_run_all_gives_not_run_vgg_results_when_cifar10_is_absent(tmp_path: Path
 
 def _unreachable(*args: object, **kwargs: object) -> None:
     raise urllib.error.URLError("network unreachable")
+
+
+def test_a_figure_draws_the_runs_made_and_names_the_others() -> None:
+    import matplotlib.pyplot as plt
+
+    res = _all()
+    res["vgg-bn-lr0.5"] = results.not_run("vgg-bn-lr0.5-s0", "not run at profile ci, for the test", "ci")
+    fig = ics_plots.training_curves(res, [("vgg", m, lr) for lr in (0.1, 0.5) for m in ("standard", "bn")])
+    assert len(fig.axes[0].lines) >= 3  # the three runs made are drawn
+    assert any(t.get_text().startswith("not run: ") and "lr 0.5" in t.get_text() for t in fig.texts)
+    plt.close(fig)

@@ -284,10 +284,14 @@ def test_profiles_and_run_specs() -> None:
 
     for profile in profiles.PROFILES:
         assert set(landscape.run_specs(profile)) == {f"dln-{n}" for n in landscape.NORM_ORDER}
-        page = {k for k, spec in vgg_seeds.specs(profile).items()
-                if vgg_seeds._page_key(spec, "landscape", 0.1) is not None}
-        assert {"standard-lr0.1-s0", "bn-lr0.1-s0", "l1-lr0.1-s0", "bn-lr0.1-s2"} <= page
-        assert all(vgg_seeds.specs(profile)[k].probe_every > 0 for k in page)
+        specs = vgg_seeds.specs(profile)
+        page = {k for k, spec in specs.items()
+                if vgg_seeds._page_key(spec.method, spec.lr, spec.seed, "landscape", 0.1) is not None}
+        assert {"standard-lr0.1-s0", "bn-lr0.1-s0", "bn-lr0.1-s2"} <= page
+        assert ("l1-lr0.1-s0" in page) == (profile != "ci")  # ci trains the standard and BN nets only
+        assert all(specs[k].probe_every > 0 for k in page)
+        view = vgg_seeds.view({k: None for k in specs}, "landscape", profile)
+        assert {"vgg-none", "vgg-bn", "vgg-l1", "vgg-l2", "vgg-linf"} <= set(view)
     paper, vgg = profiles.settings("landscape", "paper"), profiles.settings("ics", "paper")
     assert (vgg.vgg_lrs[0], vgg.vgg_steps, vgg.batch_size, paper.dln_lr, paper.dln_steps) == (0.1, 15000, 128, 1e-6, 10000)
     assert paper.vgg_eta == (0.5, 4.0) and paper.dln_eta == (0.01, 30.0)

@@ -20,16 +20,24 @@ def _acc(acc: float, steps: int = 100) -> results.Result:
 
 
 def test_views_give_each_page_its_keys_and_share_the_runs() -> None:
-    specs = vgg_seeds.specs("ci")
+    specs = vgg_seeds.specs("paper")
     fake = {k: _acc(0.5) for k in specs}
-    ics_view, land_view = vgg_seeds.view(fake, "ics", "ci"), vgg_seeds.view(fake, "landscape", "ci")
-    assert {"vgg-bn-lr0.1", "vgg-bn-lr0.1-s2", "vgg-noisy_bn-lr0.1", "vgg-bn-lr0.5"} <= set(ics_view)
+    ics_view, land_view = vgg_seeds.view(fake, "ics", "paper"), vgg_seeds.view(fake, "landscape", "paper")
+    assert {"vgg-bn-lr0.1", "vgg-bn-lr0.1-s2", "vgg-noisy_bn-lr0.1", "vgg-bn-lr0.5-s1"} <= set(ics_view)
     assert not any("l1" in k for k in ics_view)
-    assert set(land_view) == {"vgg-none", "vgg-none-s1", "vgg-none-s2", "vgg-bn", "vgg-bn-s1", "vgg-bn-s2",
-                              "vgg-l1", "vgg-l2", "vgg-linf"}
+    assert set(land_view) == {f"vgg-{n}{s}" for n in ("none", "bn", "l1", "l2", "linf") for s in ("", "-s1", "-s2")}
     assert land_view["vgg-bn-s1"] is ics_view["vgg-bn-lr0.1-s1"] is fake["bn-lr0.1-s1"]  # one training, two pages
     assert specs["bn-lr0.1-s0"].probe_every and specs["bn-lr0.1-s0"].ics_layers  # both pages' hooks on it
     assert not specs["noisy_bn-lr0.1-s0"].probe_every and not specs["bn-lr0.5-s0"].ics_layers
+
+
+def test_a_net_the_profile_does_not_train_is_not_run_under_its_page_key() -> None:
+    ci = vgg_seeds.specs("ci")
+    view = vgg_seeds.view({k: _acc(0.5) for k in ci}, "ics", "ci")
+    assert results.is_run(view["vgg-bn-lr0.1-s2"])
+    for key in ("vgg-noisy_bn-lr0.1", "vgg-bn-lr0.5", "vgg-standard_noise-lr0.1"):
+        assert not results.is_run(view[key]) and "not run at profile ci" in results.not_run_reason([view[key]])
+    assert "vgg-bn-lr0.5-s1" not in view
 
 
 def test_seeds_of_and_per_seed_keep_only_common_seeds() -> None:
@@ -88,5 +96,5 @@ def test_one_training_carries_both_pages_hooks_and_they_do_not_change_it(monkeyp
 
 def test_ci_judges_the_core_runs_over_three_seeds() -> None:
     s = profiles.settings("ics", "ci")
-    assert s.vgg_seeds >= vgg_seeds.MIN_SEEDS and s.vgg_other_seeds == 1
+    assert s.vgg_seeds >= vgg_seeds.MIN_SEEDS and s.vgg_other_seeds == 0
     assert all(profiles.settings("ics", p).vgg_other_seeds >= vgg_seeds.MIN_SEEDS for p in ("workstation", "paper"))

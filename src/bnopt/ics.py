@@ -613,13 +613,17 @@ without noise; S4 the standard/BN VGG runs at Fig. 3a's learning rates and the D
 def verdicts(res: Mapping[str, results.Result], profile: str) -> list[Verdict]:
     """Every verdict of the section (S1–S4) from `run_all(profile)`'s results.
 
-    S1–S3 rest on VGG runs alone: when those were not made (CIFAR-10 absent) they are not testable
-    and say why; S4 rests on the nets that were run (`verdict_s4`).
+    S1–S3 rest on VGG runs alone: when those were not made (CIFAR-10 absent, or a profile that does not
+    run them) they are not testable and say why; S1 judges the learning rates whose runs were made and
+    S4 the nets that were run (`verdict_s4`).
     """
     ran = {k: r for k, r in res.items() if results.is_run(r)}
     out = []
     for cid, (fn, _) in CLAIMS.items():
-        missing = [res[k] for k in _s_keys(profile)[cid] if k in res and not results.is_run(res[k])]
+        keys = [k for k in _s_keys(profile)[cid] if k in res]
+        missing = [res[k] for k in keys if not results.is_run(res[k])]
+        # S4 rests on the DLN too; S1 judges each learning rate whose runs were made
+        partial = cid == "S4" or (cid == "S1" and len(missing) < len(keys))
         out.append(claims.not_run_verdict(cid, results.not_run_reason(missing), profile)
-                   if missing and cid != "S4" else fn(ran, profile))
+                   if missing and not partial else fn(ran, profile))
     return out

@@ -59,11 +59,30 @@ def _not_run(res: Results, keys: Sequence[str], width: float) -> plt.Figure | No
     return plots.not_run_figure(results.not_run_reason(missing), width) if missing else None
 
 
+def _made(res: Results, runs: Sequence[tuple[str, str, float]]) -> tuple[list[tuple[str, str, float]], str]:
+    """The runs that were made, and a note naming the others and why ('' when all were made)."""
+    made = [r for r in runs if results.is_run(res[ics.run_key(*r)])]
+    missing = [r for r in runs if r not in made]
+    if not missing:
+        return made, ""
+    reason = results.not_run_reason([res[ics.run_key(*r)] for r in missing])
+    if not made:  # nothing to draw: the figure says why, as for a whole page without its data
+        return made, reason
+    return made, f"not run: {', '.join(f'{LABEL[m]} (lr {lr:g})' for _, m, lr in missing)}: {reason}"
+
+
+def _note(fig: plt.Figure, note: str) -> None:
+    """A line under the figure saying which of its runs were not made."""
+    if note:
+        fig.text(0.01, -0.02, plots._wrap(note, 140), ha="left", va="top", fontsize=8, color="0.3")
+
+
 def training_curves(res: Results, runs: Sequence[tuple[str, str, float]], *, test: bool = True,
                     width: float = 9.0) -> plt.Figure:
     """Smoothed training batch accuracy and test accuracy against steps of (model, method, lr) runs."""
-    if (fig := _not_run(res, [ics.run_key(*r) for r in runs], width)) is not None:
-        return fig
+    runs, note = _made(res, runs)
+    if not runs:
+        return plots.not_run_figure(note, width)
     fig, axes = plt.subplots(1, 2 if test else 1, figsize=(width, 3.4), squeeze=False)
     lrs = list(dict.fromkeys(lr for _, _, lr in runs))  # first lr solid, second dashed, ...
     for model_id, method, lr in runs:
@@ -80,6 +99,7 @@ def training_curves(res: Results, runs: Sequence[tuple[str, str, float]], *, tes
     for model_id, method, lr in runs:
         _mark_if_diverged(axes[0, 0], res[ics.run_key(model_id, method, lr)], method)
     _legend_above(fig, axes[0, 0])
+    _note(fig, note)
     return fig
 
 
@@ -99,8 +119,9 @@ def activation_distributions(res: Results, runs: Sequence[tuple[str, str, float]
 
     Each panel has its own vertical scale, as in [S] Fig. 1c: the question is how the shape moves.
     """
-    if (fig := _not_run(res, [ics.run_key(*r) for r in runs], width)) is not None:
-        return fig
+    runs, note = _made(res, runs)
+    if not runs:
+        return plots.not_run_figure(note, width)
     fig, axes = plt.subplots(len(layers), len(runs), figsize=(width, 2.0 * len(layers) + 0.6),
                              sharex=True, squeeze=False)
     for j, (model_id, method, lr) in enumerate(runs):
@@ -114,14 +135,17 @@ def activation_distributions(res: Results, runs: Sequence[tuple[str, str, float]
                 ax.set_ylabel(f"layer #{layer}")
             if i == len(layers) - 1:
                 ax.set_xlabel("step")
+    _note(fig, note)
     return fig
 
 
 def moment_changes(res: Results, methods: Sequence[str], lr: float, layers: Sequence[int],
                    width: float = 9.0) -> plt.Figure:
     """[S] Fig. 7: |Δ mean| and |Δ variance| of units between successive steps (median over units)."""
-    if (fig := _not_run(res, [ics.run_key("vgg", m, lr) for m in methods], width)) is not None:
-        return fig
+    made, note = _made(res, [("vgg", m, lr) for m in methods])
+    if not made:
+        return plots.not_run_figure(note, width)
+    methods = [m for _, m, _ in made]
     fig, axes = plt.subplots(2, len(layers), figsize=(width, 4.6), sharex=True, squeeze=False)
     for j, layer in enumerate(layers):
         for method in methods:
@@ -137,6 +161,7 @@ def moment_changes(res: Results, methods: Sequence[str], lr: float, layers: Sequ
         for ax in axes[i]:
             ax.set_yscale("log")
     _legend_above(fig, axes[0, 0])
+    _note(fig, note)
     return fig
 
 

@@ -126,21 +126,28 @@ def clean_accuracies(model: Any, tr: data.Dataset, te: data.Dataset | None, n: i
     return out
 
 
+def plan(profile: str) -> list[tuple[str, float, int]]:
+    """(method, lr, number of seeds) of every VGG net of both pages at `profile` (0 seeds: not run there)."""
+    i, ls = profiles.settings("ics", profile), profiles.settings("landscape", profile)
+    first = i.vgg_lrs[0]
+    nets = [(m, lr) for lr in i.vgg_lrs for m in ("standard", "bn")]
+    nets += [("noisy_bn", first), ("standard_noise", first)]
+    nets += [(m, lr) for lr in i.vgg_ics_lrs for m in ("standard", "bn") if (m, lr) not in nets]
+    nets += [(m, first) for m in ("l1", "l2", "linf") if ls.lp_vgg]
+    return [(m, lr, i.vgg_seeds if lr == first and m in ("standard", "bn") else i.vgg_other_seeds)
+            for m, lr in nets]
+
+
 def specs(profile: str) -> dict[str, VGGRun]:
     """Every VGG run of both pages at `profile`, keyed by `key`."""
     i, ls = profiles.settings("ics", profile), profiles.settings("landscape", profile)
     first = i.vgg_lrs[0]
-    plan = [(m, lr) for lr in i.vgg_lrs for m in ("standard", "bn")]
-    plan += [("noisy_bn", first), ("standard_noise", first)]
-    plan += [(m, lr) for lr in i.vgg_ics_lrs for m in ("standard", "bn") if (m, lr) not in plan]
-    plan += [(m, first) for m in ("l1", "l2", "linf") if ls.lp_vgg]
     act = tuple(sorted(set(i.vgg_fig1_layers) | set(i.vgg_fig2_layers) | set(ls.act_layers)))
     out: dict[str, VGGRun] = {}
-    for method, lr in plan:
-        core = lr == first and method in ("standard", "bn")
+    for method, lr, n_seeds in plan(profile):
         probed = lr == first and method in PROBED
         plain = method in ("standard", "bn")
-        for seed in range(i.seed, i.seed + (i.vgg_seeds if core else i.vgg_other_seeds)):
+        for seed in range(i.seed, i.seed + n_seeds):
             out[key(method, lr, seed)] = VGGRun(
                 method, lr, seed, i.vgg_width, i.vgg_steps, i.batch_size, i.train_size, i.test_size,
                 i.eval_every, i.vgg_standardise,
@@ -158,25 +165,37 @@ def runs(profile: str, *, force: bool = False) -> dict[str, results.Result]:
     return parallel.run_many(NAME, run, specs(profile), profile, dataset="cifar10", force=force)
 
 
-def _page_key(spec: VGGRun, page: str, first_lr: float) -> str | None:
-    """The run's key on `page` ("ics" or "landscape"), or None if that page does not read it."""
-    suffix = "" if spec.seed == 0 else f"-s{spec.seed}"
+def _page_key(method: str, lr: float, seed: int, page: str, first_lr: float) -> str | None:
+    """A run's key on `page` ("ics" or "landscape"), or None if that page does not read it."""
+    suffix = "" if seed == 0 else f"-s{seed}"
     if page == "ics":
-        return f"vgg-{spec.method}-lr{spec.lr:g}{suffix}" if spec.method in ics.METHODS else None
-    if spec.lr != first_lr or spec.method not in PROBED:
+        return f"vgg-{method}-lr{lr:g}{suffix}" if method in ics.METHODS else None
+    if lr != first_lr or method not in PROBED:
         return None
-    return f"vgg-{METHODS[spec.method][0]}{suffix}"
+    return f"vgg-{METHODS[method][0]}{suffix}"
 
 
 def view(all_runs: Mapping[str, results.Result], page: str, profile: str) -> dict[str, results.Result]:
-    """The runs `page` reads, under its keys (seed 0 as "vgg-bn-lr0.1" / "vgg-bn", others "…-s<seed>")."""
+    """The runs `page` reads, under its keys (seed 0 as "vgg-bn-lr0.1" / "vgg-bn", others "…-s<seed>").
+
+    A net that `profile` does not run (no seeds) is a "not run" result under its seed-0 key, saying so.
+    """
     first = profiles.settings("ics", profile).vgg_lrs[0]
     out = {}
     for k, spec in specs(profile).items():
-        page_key = _page_key(spec, page, first)
+        page_key = _page_key(spec.method, spec.lr, spec.seed, page, first)
         if page_key is not None:
             out[page_key] = all_runs[k]
+    for method, lr, n_seeds in plan(profile):
+        page_key = _page_key(method, lr, 0, page, first)
+        if n_seeds == 0 and page_key is not None:
+            out[page_key] = results.not_run(f"{NAME}-{key(method, lr, 0)}", NOT_AT_PROFILE.format(profile=profile),
+                                            profile)
     return out
+
+
+NOT_AT_PROFILE = ("not run at profile {profile}, which trains only the standard and BN VGG at lr 0.1 (over "
+                  "3 seeds) to keep within its time budget; the workstation and paper profiles run it")
 
 
 def seeds_of(res: Mapping[str, results.Result], base: str) -> dict[int, results.Result]:
