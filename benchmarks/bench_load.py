@@ -5,8 +5,9 @@
 Workloads: one VGG SGD step (width 8, BN, batch 128), a conv2 sweep job (`sweeps.train_many`,
 network (2) at width 4 with BN, 4 lrs × 2 seeds, batch 100) and the 25-layer DLN (moments
 engine, full batch). Each runs in a fresh process (thread settings take effect before torch starts)
-for each thread setting: the count `runtime.recommended_threads` picks, one thread, and the
-picked count with OMP_WAIT_POLICY=PASSIVE. The benchmark starts the competing process (a Python
+for each thread setting: the book's rule (`runtime.configure_threads`, which counts the cores other
+processes keep busy when the run starts), the count the rule picks on an idle machine always, one
+thread always, and the idle count with OMP_WAIT_POLICY=PASSIVE. The benchmark starts the competing process (a Python
 busy loop) itself and stops it after. Reported: units/s idle, units/s loaded, and loaded / idle.
 With one busy competitor a process's fair share of 2 cores is half the machine, so on 2 cores a
 ratio near 0.5 (or above, for a one-thread workload that keeps a core to itself) is graceful, and
@@ -83,10 +84,16 @@ MODEL = {"vgg": "vgg", "conv2 sweep job": "conv2", "dln": "dln"}
 
 
 def worker(name: str, threads: int, seconds: float) -> None:
-    """In a fresh process: set the threads, time one workload, print its rate as JSON."""
+    """In a fresh process: set the threads (0: the book's rule, `runtime.configure_threads`, which looks
+    at the load when the run starts), time one workload, print its rate as JSON."""
     import torch
-    torch.set_num_threads(threads)
-    print(json.dumps({"rate": WORKLOADS[name][0](seconds)}))
+
+    from bnopt import runtime
+    if threads:
+        torch.set_num_threads(threads)
+    else:
+        runtime.configure_threads(model_id=MODEL[name])
+    print(json.dumps({"rate": WORKLOADS[name][0](seconds), "threads": torch.get_num_threads()}))
 
 
 def measure(name: str, threads: int, passive: bool, seconds: float) -> float:
@@ -113,10 +120,11 @@ def main() -> None:
     from bnopt import runtime
     print(f"{'workload':<16} {'threads':<18} {'idle':>9} {'loaded':>9} {'loaded/idle':>12}")
     for name in WORKLOADS:
-        picked = runtime.recommended_threads(MODEL[name])
-        settings = [(picked, False, f"{picked} (picked)"), (picked, True, f"{picked}, passive wait")]
+        picked = 1 if MODEL[name] in runtime.SMALL_MODELS else runtime.available_cores()  # the idle choice
+        settings = [(0, False, "the book's rule"), (picked, False, f"{picked} always"),
+                    (picked, True, f"{picked}, passive wait")]
         if picked != 1:
-            settings.insert(1, (1, False, "1"))
+            settings.insert(2, (1, False, "1 always"))
         for threads, passive, label in settings:
             idle = measure(name, threads, passive, args.seconds)
             busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])

@@ -33,12 +33,13 @@
 # Each notebook takes one papermill parameter, `profile`, mapped by `bnopt.profiles` to frozen
 # settings for each section:
 #
-# - `ci` runs the whole book on two CPU cores in about 40 minutes (the table below gives this
-#   build's time per page): narrow nets, data subsets, 1,500 VGG steps. [C] Fig. 1 on least squares
+# - `ci` runs the whole book on two CPU cores in about half an hour (the table below gives this
+#   build's time per page): narrow nets, data subsets, the standard and BN VGG at lr 0.1 only
+#   (1,500 steps, 3 seeds). [C] Fig. 1 on least squares
 #   and [S]'s DLN (10,000 full-batch steps, 10 seeds) run at the papers' own scale; App. B averages
 #   over fewer random tests.
-# - `workstation` is sized for one CPU machine in about an hour (an estimate: it has not been timed
-#   yet).
+# - `workstation` runs every VGG net over 3 seeds at width 16; it has not been timed yet, and by
+#   the `ci` costs its VGG runs alone take several hours on a CPU.
 # - `paper` uses the papers' settings; the deep-net sections want a GPU (`device` setting).
 #
 # Choose one with `make book PROFILE=paper`, or rerun a single page with
