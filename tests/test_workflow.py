@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,8 +17,10 @@ WORKFLOW = ROOT / ".github" / "workflows" / "book.yml"
 
 
 def _tool(name: str) -> str:
-    """The path of a command-line tool, or a skip naming the extra that installs it."""
-    path = shutil.which(name)
+    """The path of a command-line tool (beside this Python first: `make test` does not activate the
+    venv), or a skip naming the extra that installs it."""
+    beside = Path(sys.executable).with_name(name)
+    path = str(beside) if beside.is_file() else shutil.which(name)
     if path is None:
         pytest.skip(f"{name} is not installed (pip install -e '.[test]' installs it)")
     return path
