@@ -80,7 +80,8 @@ ics_plots.training_curves(runs, [("vgg", m, lr) for lr in s.vgg_lrs for m in ("s
 # Every VGG claim is judged over seeds (each seed draws the initial weights, the minibatch order and
 # the data subset), with the same rule as the DLN (`claims.seed_verdict`): *reproduced* when the
 # claim holds in at least 80 % of the judged seeds, *not reproduced* when it fails in at least 80 %,
-# *mixed* otherwise, and at least three judged seeds. A comparison with the standard net says
+# *mixed* otherwise, and at least three judged seeds (fixed before any run: three seeds is the
+# fewest that can split 2 : 1, so a one-seed accident cannot pass for a result). A comparison with the standard net says
 # nothing while that net has not trained: a deep plain ReLU net with Glorot initialisation starts on
 # a plateau, where its loss barely moves, its landscape is flat and its activations stand still. So
 # a seed is judged only when its standard net at lr 0.1 reaches **40 % training accuracy** (four
