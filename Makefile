@@ -8,7 +8,7 @@ PROFILE ?= ci
 TORCH ?= torch==2.13.0
 TORCH_INDEX ?=
 
-.PHONY: install book execute site test bench site-check clean clean-results
+.PHONY: install book execute site test bench smoke site-check clean clean-results
 
 install: $(VENV)/.installed
 
@@ -23,6 +23,9 @@ book: install            ## execute every notebook at $(PROFILE) and compile the
 
 test: install            ## run the test suite
 	$(PY) -m pytest
+
+smoke: install           ## every training loop of $(PROFILE) for a few steps: bugs found early, full times estimated
+	$(PY) -m bnopt.build --profile $(PROFILE) --smoke
 
 bench: install           ## speed ratios against plain implementations
 	$(PY) benchmarks/run_all.py

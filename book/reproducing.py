@@ -38,9 +38,17 @@
 #   (1,500 steps, 3 seeds). [C] Fig. 1 on least squares
 #   and [S]'s DLN (10,000 full-batch steps, 10 seeds) run at the papers' own scale; App. B averages
 #   over fewer random tests.
-# - `workstation` runs every VGG net over 3 seeds at width 16; it has not been timed yet, and by
-#   the `ci` costs its VGG runs alone take several hours on a CPU.
+# - `workstation` runs every VGG net over 3 seeds at width 16, on all of CIFAR-10; the table below
+#   gives the time a smoke run estimates for it on the machine that built this book.
 # - `paper` uses the papers' settings; the deep-net sections want a GPU (`device` setting).
+#
+# Before a long run, a smoke run checks a profile in minutes: `make smoke PROFILE=paper` (or
+# `python -m bnopt.build --profile paper --smoke`) runs every training loop of that profile for 5
+# steps at its full widths, run counts and data sizes, on the GPU when there is one, executes every
+# page on those results into `_build/smoke/paper/` (never into the book's results), and prints per
+# page the measured cost per step and the estimated time of the full run on that machine: the
+# plain step time × the full step count, plus each measurement's time × the number of times the full
+# run makes it. The estimate leaves out what grows with the step count outside the training loops.
 #
 # Choose one with `make book PROFILE=paper`, or rerun a single page with
 # `python -m bnopt.build --profile paper --only <page>`. The ledger (`claims`), the intro and this
@@ -70,12 +78,16 @@ from bnopt import book, reproducing
 book.show_table(reproducing.profile_table())
 
 # %% [markdown]
-# ## Time per notebook in this build
+# ## Time per notebook
+#
+# Measured: the time each page took in this build. Estimated: what a smoke run made on the same
+# machine before this build predicts for the full run of that profile (absent when no smoke run was
+# made; CI smoke-runs `workstation`).
 
 # %% tags=["hide-input"]
-times = reproducing.build_times()
-if times:
-    book.show_table([{"page": k, **v} for k, v in times.items()])
+times, smokes = reproducing.build_times(), reproducing.smoke_runs()
+if times or smokes:
+    book.show_table(reproducing.time_table(times, smokes))
 else:
     display(Markdown("This page was executed outside a book build, so no timings were recorded."))
 

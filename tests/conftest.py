@@ -23,6 +23,7 @@ def _isolated_caches(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyte
     base = tmp_path_factory.mktemp("store")
     monkeypatch.setenv("BNOPT_RESULTS_DIR", str(base / "results"))
     monkeypatch.setenv("BNOPT_CACHE_DIR", str(base / "cache"))
+    monkeypatch.delenv("BNOPT_SMOKE", raising=False)  # a real run unless a test asks for a smoke run
 
 
 REAL_BUSY_CORES = None  # runtime.busy_cores itself, for the tests of it

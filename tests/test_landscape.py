@@ -363,3 +363,20 @@ def test_absent_cifar10_vgg_figures_say_not_run_and_the_others_draw_the_dln() ->
     fig = landscape_plots.landscape_figure(runs, "dln")
     assert len(fig.axes) == 3 and all(ax.lines for ax in fig.axes)
     plt.close(fig)
+
+
+def test_training_figure_draws_a_run_that_diverged_in_its_first_steps() -> None:
+    """A VGG loss curve shorter than the 10-step mean (a run that diverged at step 4) is drawn, not a crash."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+    def run(n: int, diverged: bool) -> results.Result:
+        arrays = {"steps": np.arange(n), "loss": np.linspace(2.3, 1.0, n), "diverged": np.array(diverged),
+                  "diverged_at": np.array(n - 1 if diverged else -1), "eval_steps": np.array([n]),
+                  "test_accuracy": np.array([0.2])}
+        return results.Result(arrays, {"data": "synthetic"}, Path("."))
+
+    fig = landscape_plots.training_figure({"vgg-none": run(5, True), "vgg-bn": run(300, False)}, ("none", "bn"))
+    line = fig.axes[0].get_lines()[0]
+    assert len(line.get_xdata()) == len(line.get_ydata()) > 0

@@ -98,3 +98,17 @@ def test_ci_judges_the_core_runs_over_three_seeds() -> None:
     s = profiles.settings("ics", "ci")
     assert s.vgg_seeds >= vgg_seeds.MIN_SEEDS and s.vgg_other_seeds == 0
     assert all(profiles.settings("ics", p).vgg_other_seeds >= vgg_seeds.MIN_SEEDS for p in ("workstation", "paper"))
+
+
+def test_the_seed_figure_draws_every_net_of_the_paper_profile() -> None:
+    """Every (method, lr) the paper and workstation profiles train has a colour (the noise without BN too)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from bnopt import vgg_seeds_plots
+
+    view = vgg_seeds.view({k: _acc(0.5) for k in vgg_seeds.specs("paper")}, "ics", "paper")
+    plan = [(m, lr) for m, lr, n in vgg_seeds.plan("paper") if n and m in ics.METHODS]
+    assert ("standard_noise", 0.1) in plan
+    fig = vgg_seeds_plots.accuracy_seeds_figure(view, plan)
+    assert len(fig.axes[0].get_xticklabels()) == len(plan)

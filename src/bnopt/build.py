@@ -2,6 +2,7 @@
 
     python -m bnopt.build --profile ci            # execute all notebooks, then build the HTML
     python -m bnopt.build --profile ci --only ols_theory   # re-execute one page, then build
+    python -m bnopt.build --profile paper --smoke        # every loop 5 steps: find bugs, estimate times
 
 Notebooks are the py:percent files in `book/`; executed copies (`book/<page>.ipynb`) are build
 outputs. A notebook runs into `_build/executing/` and is moved to `book/` only once every cell ran,
@@ -43,6 +44,7 @@ FAILED = "failed"  # under _build/: notebooks that stopped part-way
 PROFILE_ENV = "PROFILE"
 DIR_ENVS = (paths.DATA_ENV, paths.RESULTS_ENV, paths.CACHE_ENV)
 INTERRUPTED = 130  # exit status after Ctrl-C, as a shell reports it
+SMOKE_STEPS = 5  # steps per training loop of `--smoke`
 # Pages that summarise the others run after them: the ledger reads the sections' stored results,
 # the intro quotes the ledger, and the reproducing page shows every page's time.
 EXECUTED_LAST = ("claims", "intro", "reproducing")
@@ -163,8 +165,8 @@ def failed_path(page: str, out: Path) -> Path:
     return out / FAILED / f"{page}.ipynb"
 
 
-def execute(page: str, book_dir: Path, profile: str, out: Path | None = None) -> float:
-    """Execute `book/<page>.py` with papermill into `book/<page>.ipynb`; return seconds taken.
+def execute(page: str, book_dir: Path, profile: str, out: Path | None = None, dest: Path | None = None) -> float:
+    """Execute `book/<page>.py` with papermill into `book/<page>.ipynb` (or `dest/`); return seconds taken.
 
     The notebook is written to `<out>/executing/` (out: `_build/` beside the book) while it runs
     and moved into `book/` once every cell ran; if execution stops, the partial notebook is moved
@@ -193,7 +195,8 @@ def execute(page: str, book_dir: Path, profile: str, out: Path | None = None) ->
                 os.replace(running, failed)
             raise
     hide_parameter_cells(running)
-    os.replace(running, book_dir / f"{page}.ipynb")
+    (dest or book_dir).mkdir(parents=True, exist_ok=True)
+    os.replace(running, (dest or book_dir) / f"{page}.ipynb")
     return seconds
 
 
@@ -321,6 +324,7 @@ class Progress:
         self.plans: dict[str, int] = {}
         self.done: dict[str, int] = {}
         self.loaded = self.computed = 0
+        self.smoke: list[dict[str, Any]] = []  # the "smoke" events of a smoke run (`bnopt.smoke`)
         self._offset = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name=f"progress-{page}", daemon=True)
@@ -368,6 +372,13 @@ class Progress:
         if kind == "loaded":
             self.loaded += 1
             return ""
+        if kind == "smoke":
+            self.smoke.append(event)
+            return ""
+        if kind == "steps":
+            done, total, seconds = int(event["done"]), int(event["total"]), float(event["seconds"])
+            left = (total - done) * seconds / max(done, 1)
+            return f"{name} {bar(done, total)} steps, about {duration(left)} left (process {event['pid']})"
         if kind == "plan":
             self.plans[name], self.done[name] = int(event["todo"]), 0
             stored = int(event["total"]) - int(event["todo"])
@@ -389,6 +400,97 @@ def eta_note(page: str, previous: dict[str, dict[str, Any]], profile: str) -> st
     return f" (last build at this profile: {t['seconds']:.0f} s)" if t and t.get("profile") == profile else ""
 
 
+def smoke_summary(page: str, seconds: float, events: Sequence[dict[str, Any]], workers: int) -> dict[str, Any]:
+    """A page's smoke record: its wall time, its loops per kind, and the estimated time of its full run.
+
+    The full run is estimated as the smoke's wall time plus, for every loop, its estimated full time
+    less the time it took here, divided among the processes the loops ran in (at most `workers`).
+    """
+    kinds: dict[str, dict[str, float]] = {}
+    for e in events:
+        k = kinds.setdefault(e["name"], {"loops": 0, "steps": 0, "full_steps": 0, "seconds": 0.0, "estimate_s": 0.0})
+        for field in ("steps", "full_steps", "seconds", "estimate_s"):
+            k[field] += e[field]
+        k["loops"] += 1
+    processes = max(1, min(workers, len({e["pid"] for e in events}) or 1))
+    extra = sum(e["estimate_s"] - e["seconds"] for e in events)
+    return {"page": page, "seconds": round(seconds, 1), "kinds": kinds, "processes": processes,
+            "estimate_s": round(seconds + max(extra, 0.0) / processes, 1)}
+
+
+def duration(seconds: float) -> str:
+    """'42 s', '17 min', '3.2 h' or '2.5 days'."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h" if seconds < 172_800 else f"{seconds / 86_400:.1f} days"
+
+
+def smoke_table(records: Sequence[dict[str, Any]], profile: str, steps: int) -> str:
+    """The smoke run's report: per page, its smoke time, its loops' cost per step, and the estimate."""
+    lines = [f"[smoke] profile {profile}, at most {steps} steps per training loop, on this machine "
+             f"({os.cpu_count()} CPUs{', ' + cuda_name() if cuda_name() else ''}):",
+             f"  {'page':<14} {'smoke run':>10} {'full run (estimated)':>22}"]
+    for r in records:
+        lines.append(f"  {r['page']:<14} {r['seconds']:>9.0f}s {duration(r['estimate_s']):>22}"
+                     + ("" if r["kinds"] else "   (no training loop: ran in full)"))
+        lines += [f"      {int(k['loops'])} × {name}: {k['seconds'] / max(k['steps'], 1):.3g} s per smoke step, "
+                  f"{int(k['full_steps'] / k['loops']):,} steps each in the full run, "
+                  f"{duration(k['estimate_s'])} of loops in all" for name, k in r["kinds"].items()]
+    total = sum(r["estimate_s"] for r in records)
+    lines.append(f"  {'all pages':<14} {sum(r['seconds'] for r in records):>9.0f}s {duration(total):>22}   (estimates: "
+                 "the loops' measured step, hook and evaluation costs × the full run's counts, shared among the "
+                 "processes they ran in)")
+    return "\n".join(lines)
+
+
+def cuda_name() -> str:
+    """The GPU the runs would use ('' when none)."""
+    import torch
+
+    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else ""
+
+
+def run_smoke(args: argparse.Namespace, pages: list[str], book_dir: Path, out: Path) -> int:
+    """Execute the chosen pages as a smoke run into `_build/smoke/<profile>/`; print the estimate table."""
+    import shutil
+
+    from . import smoke
+
+    scratch = out / "smoke" / args.profile
+    shutil.rmtree(scratch, ignore_errors=True)  # a smoke times computation: nothing may be loaded
+    scratch.mkdir(parents=True)
+    os.environ.update({smoke.SMOKE_ENV: str(args.smoke), paths.RESULTS_ENV: str(scratch / "results"),
+                       "BNOPT_BUILD_TIMES": str(scratch / TIMES_FILE), "BNOPT_PROFILE": args.profile})
+    selected = [p for p in pages if not args.only or p in args.only]
+    records, failed, times = [], [], {}
+    for page in selected:
+        print(f"[smoke] executing {page} at profile {args.profile}, {args.smoke} steps per loop ...", flush=True)
+        try:
+            with Progress(page, scratch / f"progress-{page}.jsonl") as progress:
+                seconds = execute(page, book_dir, args.profile, scratch, dest=scratch / BOOK)
+        except (Exception, KeyboardInterrupt) as err:
+            print(f"[smoke] {describe_stop(page, err, scratch)}", file=sys.stderr, flush=True)
+            if isinstance(err, KeyboardInterrupt):
+                return INTERRUPTED
+            failed.append(page)
+            continue
+        times[page] = {"seconds": round(seconds, 1), "profile": args.profile}
+        (scratch / TIMES_FILE).write_text(json.dumps(times, indent=1))
+        records.append(smoke_summary(page, seconds, progress.smoke, os.cpu_count() or 1))
+        print(f"[smoke] {page}: {seconds:.1f} s (load average {load_average()})", flush=True)
+    (scratch / "smoke.json").write_text(json.dumps({"profile": args.profile, "steps": args.smoke,
+                                                    "cpus": os.cpu_count(), "gpu": cuda_name(),
+                                                    "pages": records, "failed": failed}, indent=1))
+    print(smoke_table(records, args.profile, args.smoke), flush=True)
+    if failed:
+        print(f"[smoke] pages that failed: {', '.join(failed)} (partial notebooks in {shown(scratch / FAILED)})",
+              file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
 def compile_site(root: Path) -> None:
     """Compile the executed book into static HTML in `_build/html` (warnings are errors)."""
     cmd = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(root / BOOK),
@@ -405,11 +507,17 @@ def parse_args(argv: list[str] | None, pages: Sequence[str]) -> argparse.Namespa
     parser.add_argument("--only", nargs="*", metavar="PAGE",
                         help=f"execute only these pages (others must be executed already): {', '.join(pages)}")
     parser.add_argument("--no-site", action="store_true", help="execute notebooks but do not compile HTML")
+    parser.add_argument("--smoke", nargs="?", type=int, const=SMOKE_STEPS, metavar="STEPS",
+                        help=f"smoke run: every training loop stops after STEPS steps (default {SMOKE_STEPS}) at "
+                             "the profile's shapes and sizes; pages run into _build/smoke/<profile>/ on "
+                             "results kept there, and a table gives each page's estimated full time")
     args = parser.parse_args(argv)
     try:
         args.profile = profiles.check_profile(args.profile) if args.profile else default_profile()
     except profiles.UnknownProfileError as err:
         parser.error(str(err))
+    if args.smoke is not None and args.smoke < 1:
+        parser.error(f"--smoke {args.smoke}: give a positive number of steps per training loop (e.g. --smoke 5)")
     if args.only == []:
         parser.error(f"--only needs at least one page; notebooks are {', '.join(pages)}")
     unknown = set(args.only or []) - set(pages)
@@ -436,6 +544,8 @@ def main(argv: list[str] | None = None, root: Path | None = None) -> int:
 def run_build(args: argparse.Namespace, pages: list[str], book_dir: Path, out: Path, root: Path) -> int:
     """Execute the chosen pages, then check every page and compile the site; the exit status."""
     out.mkdir(parents=True, exist_ok=True)
+    if args.smoke is not None:
+        return run_smoke(args, pages, book_dir, out)
     times_path = out / TIMES_FILE
     previous = load_times(times_path)
     times = dict(previous) if args.only else {}
@@ -446,6 +556,7 @@ def run_build(args: argparse.Namespace, pages: list[str], book_dir: Path, out: P
             print(unexecuted_message(missing, args.profile, pages, also=selected), file=sys.stderr)
             return 1
     os.environ["BNOPT_BUILD_TIMES"] = str(times_path)
+    os.environ["BNOPT_SMOKE_DIR"] = str(out / "smoke")  # the reproducing page shows the smoke runs' estimates
     os.environ["BNOPT_PROFILE"] = args.profile
     finished: list[str] = []
     for k, page in enumerate(selected):

@@ -42,7 +42,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from bnopt import models, norms, train
+from bnopt import models, norms, smoke, train
 
 CHUNK = 500  # fused steps between progress-bar updates (no effect on results)
 
@@ -322,6 +322,7 @@ def train_moments(model: nn.Module, data: train.Batch, config: train.TrainConfig
     slots = _slots(model)
     write_params = ParamWriter(slots, arrays)
     n_steps = train.total_steps(config, len(x_all))
+    full = train.full_steps(config, len(x_all))
     factor, bound = _nan_if_none(config.diverge_factor), _nan_if_none(config.diverge_bound)
     lr_norm = config.norm_lr
     losses = np.full(n_steps, math.nan)
@@ -330,6 +331,12 @@ def train_moments(model: nn.Module, data: train.Batch, config: train.TrainConfig
     bar = train.ProgressBar(n_steps, config.progress)
     kernel_args = (pr.w, pr.gamma, pr.beta, pr.normed, pr.eps, mo.sigma, mo.bstar, mo.mu_x, mo.mu_y, mo.r0, mo.n)
     eval_every = config.eval_every or n_steps
+    if smoke.steps() is not None:  # compile the kernels first: a smoke run times the steps, not the compiler
+        _run(*(np.copy(a) if isinstance(a, np.ndarray) else a for a in kernel_args), config.lr, lr_norm, 0, 1,
+             math.nan, factor, bound, np.empty(1))
+    clock = smoke.Clock("DLN (moments engine)", full, hooks,
+                        smoke.evals_in(full, config.eval_every) if test is not None else 0)
+    hooks = clock.hooks
     while t < n_steps and diverged_at < 0:
         due = next_due(hooks, t, n_steps)
         if due == t:
@@ -342,9 +349,11 @@ def train_moments(model: nn.Module, data: train.Batch, config: train.TrainConfig
         t += done
         if diverged_at < 0 and test is not None and (t % eval_every == 0 or t == n_steps):
             write_params()
-            evals.append((t, *train.evaluate(model, test, loss_fn, config.eval_batch_size)))
+            evals.append((t, *clock.evaluation(lambda: train.evaluate(model, test, loss_fn, config.eval_batch_size))))
         bar.update(t - 1, float(losses[max(t - 1, 0)]))
+        clock.tick(t)
     bar.close()
+    clock.finish(t)
     write_params()
     for p in model.parameters():
         p.grad = None

@@ -62,7 +62,7 @@ def smoothness_seeds_figure(study: Runs, conventions: Sequence[str]) -> plt.Figu
             _strip(ax, i, np.clip(ratios, 1e-6, 1e12), "bn", hollow)
         ax.axhline(landscape.SMOOTHER_FACTOR, color="k", lw=0.8, ls="--", label=f"{landscape.SMOOTHER_FACTOR:g}× (threshold)")
         ax.axhline(1.0, color="0.5", lw=0.8, ls=":")
-        ax.set_yscale("log")
+        plots.log_scale(ax)
         ax.set_xticks(range(3), ["S5 loss band", "S6 gradient\nchange (early)", "S7 effective β"])
         _panel_label(ax, dln_seeds.LABELS[c])
     axes[0, 0].set_ylabel("standard / BN, one dot per seed")

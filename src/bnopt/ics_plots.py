@@ -159,7 +159,7 @@ def moment_changes(res: Results, methods: Sequence[str], lr: float, layers: Sequ
     for i, moment in enumerate(("|Δ mean|", "|Δ variance|")):
         axes[i, 0].set_ylabel(f"{moment} per step")
         for ax in axes[i]:
-            ax.set_yscale("log")
+            plots.log_scale(ax)
     _legend_above(fig, axes[0, 0])
     _note(fig, note)
     return fig
@@ -179,7 +179,7 @@ def ics_panels(res: Results, model_id: str, lrs: Sequence[float], layers: Sequen
             kw = method_style(method)
             if model_id == "dln":
                 axes[i, 0].plot(r["steps"], r["loss"], **kw)
-                axes[i, 0].set_yscale("log")
+                plots.log_scale(axes[i, 0])
             else:
                 axes[i, 0].plot(r["steps"], smooth(r["accuracy"], _window(r)), **kw)
             for j, layer in enumerate(layers):
@@ -190,7 +190,7 @@ def ics_panels(res: Results, model_id: str, lrs: Sequence[float], layers: Sequen
         axes[i, 0].set_ylabel("training loss" if model_id == "dln" else "training accuracy")
         panel_label(axes[i, 0], f"lr {lr:g}")
         for j, layer in enumerate(layers):
-            axes[i, 1 + j].set_yscale("log")
+            plots.log_scale(axes[i, 1 + j])
             axes[i, 1 + j].set_ylabel(f"‖G − G'‖₂, layer #{layer}")
             axes[i, 1 + len(layers) + j].set_ylabel(f"cos(G, G'), layer #{layer}")
             axes[i, 1 + len(layers) + j].set_ylim(-1.05, 1.05)

@@ -72,9 +72,9 @@ def landscape_figure(runs: Runs, model_id: str, norms: Sequence[str] = ("none", 
     for ax in axes:
         ax.set_xlabel("training step")
     for ax in axes[1:]:
-        ax.set_yscale("log")
+        plots.log_scale(ax)
     if model_id == "dln":
-        axes[0].set_yscale("log")
+        plots.log_scale(axes[0])
     axes[0].legend()
     return fig
 
@@ -94,8 +94,8 @@ def predictiveness_vs_eta_figure(runs: Runs, early_fraction: float = 1 / 150) ->
             for idx, ls in ((early, "--"), (len(steps) - 1, "-")):
                 ax.plot(res["probe_eta"][idx], res["probe_grad_change"][idx], ls=ls, marker="o", ms=3,
                         **plots.style(method, label=f"{plots.METHOD_STYLE[method]['label']}, step {steps[idx]}"))
-        ax.set_xscale("log")
-        ax.set_yscale("log")
+        plots.log_scale(ax, "x")
+        plots.log_scale(ax)
         ax.set_xlabel(r"step size $\eta$")
         ax.set_ylabel(r"$\|\nabla L(x) - \nabla L(x - \eta g)\|$")
         ax.text(0.02, 0.95, MODEL_LABEL[model_id], transform=ax.transAxes, va="top", weight="bold")
@@ -120,7 +120,7 @@ def random_direction_figure(runs: Runs) -> Figure:
         row[0].set_ylabel(f"{MODEL_LABEL[model_id]}: " + r"$\|\nabla L(x) - \nabla L(x - \eta d)\|$")
         row[1].set_ylabel(r"effective $\beta$ (random $d$)")
         for ax in row:
-            ax.set_yscale("log")
+            plots.log_scale(ax)
             ax.set_xlabel("training step")
         row[0].legend()
     return fig
@@ -144,11 +144,11 @@ def training_figure(runs: Runs, norms: Sequence[str] = landscape.NORM_ORDER) -> 
     for ax, model_id in zip(axes, models_run):
         for norm in _norms(runs, model_id, norms):
             res, method = runs[f"{model_id}-{norm}"], landscape.method_name(norm)
-            window = 10 if model_id == "vgg" else 1
+            window = min(10 if model_id == "vgg" else 1, len(res["loss"]))  # a run diverged early is shorter
             loss = _smooth(res["loss"], window)
-            ax.plot(res["steps"][window - 1:][:len(loss)], loss, **plots.style(method))
+            ax.plot(res["steps"][max(window - 1, 0):][:len(loss)], loss, **plots.style(method))
             _mark_run_diverged(ax, res, method)
-        ax.set_yscale("log")
+        plots.log_scale(ax)
         ax.set_xlabel("training step")
         ax.set_ylabel(f"{MODEL_LABEL[model_id]} training loss" + (" (10-step mean)" if model_id == "vgg" else ""))
     if has_acc:
@@ -214,7 +214,7 @@ def theorems_figure(runs: Runs) -> Figure:
     lo, hi = axes[2].get_xlim()
     axes[2].plot([lo, hi], [lo, hi], color="k", lw=0.8, label="lhs = rhs")
     for ax, thm in zip(axes[:2], ("4.1", "4.2")):
-        ax.set_yscale("log")
+        plots.log_scale(ax)
         ax.set_xlabel("training step")
         ax.set_ylabel(f"Thm {thm}: relative gap")
     axes[0].legend(fontsize=7)
@@ -240,7 +240,7 @@ def sharpness_figure(runs: Runs) -> Figure:
             ax.plot(res["probe_steps"], np.where(np.isfinite(beta), beta, np.nan), ls=":", lw=1,
                     **plots.style(method, label=fr"{label}: effective $\beta$"))
         ax.axhline(2 / lr, color="k", lw=0.8, ls="--", label=r"$2/\mathrm{lr}$")
-        ax.set_yscale("log")
+        plots.log_scale(ax)
         ax.set_xlabel("training step")
         ax.set_ylabel(f"{MODEL_LABEL[model_id]}: curvature")
         ax.legend(fontsize=7)

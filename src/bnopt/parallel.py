@@ -78,6 +78,30 @@ def _end_workers(pool: ProcessPoolExecutor) -> None:
     pool.shutdown(wait=True, cancel_futures=True)  # the pool, now broken, reaps its workers and fails the rest
 
 
+def _named(name: str, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    """`fn(*args)` in a worker, as part of experiment `name` (so its progress events carry that name)."""
+    with results.computing(name):
+        return fn(*args)
+
+
+def map_local(fn: Callable[..., Any], calls: list[tuple[Any, ...]]) -> list[Any]:
+    """`[fn(*args) for args in calls]`, spread over local one-core workers when there are several cores.
+
+    `fn` must be a module-level function (the workers are spawned). Ctrl-C ends the workers at once.
+    """
+    workers = min(len(calls), runtime.available_cores())
+    if workers <= 1:
+        return [fn(*args) for args in calls]
+    pool = local_pool(workers, max(1, runtime.available_cores() // workers))
+    try:
+        return [f.result() for f in [pool.submit(_named, results.running(), fn, args) for args in calls]]
+    except KeyboardInterrupt:
+        _end_workers(pool)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def run_many(name: str, fn: Callable[[Any], dict[str, Any]], specs: Mapping[str, Any], profile: str, *,
              dataset: str | None = None, force: bool = False) -> dict[str, results.Result]:
     """Load or run every spec as its own stored result `name`; the missing ones on local workers.

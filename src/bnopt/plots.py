@@ -43,6 +43,14 @@ def style(method: str, **overrides: Any) -> dict[str, Any]:
     return {**METHOD_STYLE[method], **overrides}
 
 
+def log_scale(ax: plt.Axes, axis: str = "y") -> None:
+    """Log-scale an axis that shows positive data; one with none (a run cut short) stays linear."""
+    lim = ax.dataLim
+    lowest = lim.minposy if axis == "y" else lim.minposx
+    if np.isfinite(lowest) and lowest > 0:
+        (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
+
+
 def mark_diverged(ax: plt.Axes, x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray,
                   method: str | None = None, label: str | None = "diverged") -> None:
     """Draw diverged runs as crosses at (x, y), e.g. at the top of the axis, never silently dropped."""

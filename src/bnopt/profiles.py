@@ -1,7 +1,9 @@
 """Scale profiles: one frozen settings record per book section for each of `ci`, `workstation`, `paper`.
 
 `paper` is the papers' own setting (a GPU machine for the deep nets); `ci` runs the whole book on two
-CPU cores in minutes; `workstation` sits in between (about an hour on one CPU machine). Every section
+CPU cores in about half an hour; `workstation` sits in between (a smoke run, `python -m bnopt.build
+--profile workstation --smoke`, estimates about two hours on two cores; its runs are independent, so
+more cores take less). Every section
 owns one block below: a frozen dataclass whose defaults are the paper's values, one instance per
 profile, and a sentence saying what each profile shrinks.
 """

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import platform
+from contextlib import suppress
 from pathlib import Path
+from typing import Any
 
-from . import profiles
+from . import paths, profiles
 from .results import library_versions
 
 
@@ -27,6 +29,40 @@ def build_times(path: str | os.PathLike[str] | None = None) -> dict[str, dict[st
     if not path or not Path(path).is_file():
         return {}
     return json.loads(Path(path).read_text())
+
+
+SMOKE_DIR_ENV = "BNOPT_SMOKE_DIR"  # where the build looks for smoke runs (`_build/smoke/` of the project)
+
+
+def smoke_runs(folder: str | os.PathLike[str] | None = None) -> dict[str, dict[str, Any]]:
+    """The smoke runs made on this machine ({profile: the run's smoke.json}), from `_build/smoke/<profile>/`."""
+    root = Path(folder or os.environ.get(SMOKE_DIR_ENV) or paths.project_root() / "_build" / "smoke")
+    found = {}
+    for profile in profiles.PROFILES:
+        file = root / profile / "smoke.json"
+        if file.is_file():
+            with suppress(ValueError, OSError):
+                found[profile] = json.loads(file.read_text())
+    return found
+
+
+def time_table(times: dict[str, dict[str, Any]], smokes: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
+    """Per page: this build's measured time, and each smoke run's estimate of its full time (labelled)."""
+    from .build import duration
+
+    pages = list(times) + [r["page"] for s in smokes.values() for r in s["pages"] if r["page"] not in times]
+    rows = []
+    for page in dict.fromkeys(pages):
+        row = {"page": page}
+        if page in times:
+            row[f"{times[page]['profile']}: measured"] = duration(float(times[page]["seconds"]))
+        for profile, run in smokes.items():
+            rec = next((r for r in run["pages"] if r["page"] == page), None)
+            failed = page in run.get("failed", [])
+            row[f"{profile}: estimated"] = ("failed in the smoke run" if failed else
+                                            "not in the smoke run" if rec is None else duration(rec["estimate_s"]))
+        rows.append(row)
+    return rows
 
 
 def machine() -> dict[str, str]:

@@ -146,8 +146,12 @@ def config_dict(config: Any) -> dict[str, Any]:
 
 
 def result_key(name: str, config: Any, version: str | None = None) -> str:
-    """Key of a result: hash of name, config and code version."""
+    """Key of a result: hash of name, config and code version (and the step cap of a smoke run)."""
+    from .smoke import steps as smoke_steps  # imports this module
+
     payload = {"name": name, "config": config_dict(config), "code": version or code_version()}
+    if smoke_steps() is not None:  # a smoke run's results can never be read as real ones
+        payload["smoke"] = smoke_steps()
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
 
 
@@ -488,6 +492,24 @@ def load_only() -> Iterator[None]:
 PROGRESS_ENV = "BNOPT_PROGRESS"  # a file the build reads to show, in the terminal, what is running
 
 
+_RUNNING: list[str] = []  # names of the experiments this process is computing, innermost last
+
+
+def running() -> str:
+    """The name of the experiment this process is computing ('' when none)."""
+    return _RUNNING[-1] if _RUNNING else ""
+
+
+@contextmanager
+def computing(name: str) -> Iterator[None]:
+    """Mark this process as computing experiment `name` ('' leaves the mark as it is) while the block runs."""
+    _RUNNING.append(name or running())
+    try:
+        yield
+    finally:
+        _RUNNING.pop()
+
+
 def report(event: str, name: str, **extra: Any) -> None:
     """Append one progress event ("start", "done", "loaded", "plan") to $BNOPT_PROGRESS, if set.
 
@@ -529,7 +551,8 @@ def load_or_run(name: str, fn: Callable[[Any], Outputs], config: Any, *, profile
         _warn_damaged(folder, again if again != problem else "")
         report("start", name)
         start = time.perf_counter()
-        outputs = fn(config)
+        with computing(name):
+            outputs = fn(config)
         stored = _store(folder, name, config, outputs, profile=profile,
                         wall_time_s=time.perf_counter() - start, locked=locked, replace=force)
         report("done", name, seconds=round(time.perf_counter() - start, 1))

@@ -48,9 +48,9 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def env_threads() -> int | None:
-    """$BNOPT_THREADS as a count (None when unset or empty); a bad value raises naming the variable."""
-    value = os.environ.get(THREADS_ENV, "").strip()
+def positive_env(name: str, what: str, fix: str) -> int | None:
+    """$name as a whole number >= 1 (None when unset or empty); a bad value raises naming it, `what` it is and `fix`."""
+    value = os.environ.get(name, "").strip()
     if not value:
         return None
     try:
@@ -58,9 +58,14 @@ def env_threads() -> int | None:
     except ValueError:
         n = 0
     if n < 1:
-        raise ValueError(f"{THREADS_ENV}={value!r} is not a thread count: set it to a whole number >= 1 "
-                         f"(e.g. {THREADS_ENV}=1 on a shared machine), or unset it for the measured rule")
+        raise ValueError(f"{name}={value!r} is not {what}: {fix}")
     return n
+
+
+def env_threads() -> int | None:
+    """$BNOPT_THREADS as a count (None when unset or empty); a bad value raises naming the variable."""
+    return positive_env(THREADS_ENV, "a thread count", f"set it to a whole number >= 1 (e.g. {THREADS_ENV}=1 "
+                        "on a shared machine), or unset it for the measured rule")
 
 
 def _cpu_times() -> tuple[int, int]:

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from bnopt import claims, data, models, norms, profiles, results, runtime, scaling, train
+from bnopt import claims, data, models, norms, parallel, profiles, results, runtime, scaling, train
 from bnopt.claims import Verdict
 
 SECTION = "scaling"
@@ -270,6 +270,23 @@ def ols_exact_check(config: OLSCheckConfig) -> dict[str, Any]:
             "iteration": np.arange(config.steps + 1), "dataset": "synthetic"}
 
 
+def _sweep_curve(config: SweepConfig, i: int, j: int) -> tuple[np.ndarray, np.ndarray]:
+    """One curve of `lr_sweep` (eps #i, η #j): the loss after the epoch at every ℓ, NaN where diverged."""
+    runtime.configure_threads(config.threads)  # in a worker: its one core ($BNOPT_THREADS)
+    ds = _mnist(config.n_train, config.seed)
+    eps, eta = config.bn_eps[i], config.etas[j]
+    loss, diverged = np.full(len(config.lrs), np.nan), np.zeros(len(config.lrs), dtype=bool)
+    for k, ell in enumerate(config.lrs):
+        run = train_scaled(config.model_id, (ds.x, ds.y), eta=eta, lr=eta**2 * ell,
+                           lr_norm=config.lr_norm, bn_eps=eps, width=config.width, seed=config.seed,
+                           batch_size=config.batch_size, epochs=config.epochs, device=config.device,
+                           evaluate=True)
+        diverged[k] = run.log.diverged or not np.isfinite(run.log.test_loss).all()
+        if not diverged[k]:
+            loss[k] = run.log.test_loss[-1]
+    return loss, diverged
+
+
 def lr_sweep(config: SweepConfig) -> dict[str, Any]:
     """Loss after one epoch for every (eps, η, ℓ): arrays (n_eps, n_eta, n_lr); NaN where diverged."""
     runtime.configure_threads(config.threads)
@@ -279,16 +296,12 @@ def lr_sweep(config: SweepConfig) -> dict[str, Any]:
     strength = np.array([normalisation_strength(
         scaled_model(config.model_id, eta, width=config.width, bn_eps=max(config.bn_eps), seed=config.seed),
         ds.x[:STRENGTH_SAMPLES]) for eta in config.etas])
-    for i, eps in enumerate(config.bn_eps):
-        for j, eta in enumerate(config.etas):
-            for k, ell in enumerate(config.lrs):
-                run = train_scaled(config.model_id, (ds.x, ds.y), eta=eta, lr=eta**2 * ell,
-                                   lr_norm=config.lr_norm, bn_eps=eps, width=config.width, seed=config.seed,
-                                   batch_size=config.batch_size, epochs=config.epochs, device=config.device,
-                                   evaluate=True)
-                diverged[i, j, k] = run.log.diverged or not np.isfinite(run.log.test_loss).all()
-                if not diverged[i, j, k]:
-                    loss[i, j, k] = run.log.test_loss[-1]
+    pairs = [(i, j) for i in range(len(config.bn_eps)) for j in range(len(config.etas))]
+    on_cpu = runtime.resolve_device(config.device).type == "cpu"  # one GPU: the curves one after another
+    curves = (parallel.map_local(_sweep_curve, [(config, i, j) for i, j in pairs]) if on_cpu
+              else [_sweep_curve(config, i, j) for i, j in pairs])
+    for (i, j), (curve_loss, curve_diverged) in zip(pairs, curves):
+        loss[i, j], diverged[i, j] = curve_loss, curve_diverged
     return {"loss": loss, "diverged": diverged, "bn_eps": np.array(config.bn_eps),
             "normalisation_strength": strength,
             "etas": np.array(config.etas), "lrs": np.array(config.lrs),

@@ -51,7 +51,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from bnopt import claims, data, models, profiles, results, runtime, train, wide
+from bnopt import claims, data, models, profiles, results, runtime, smoke, train, wide
 from bnopt.parallel import _end_workers, local_pool  # the local worker pool (also used by the seed studies)
 
 SECTION = "sweeps"
@@ -140,7 +140,8 @@ def train_many(model_id: str, norm: str, runs: Sequence[tuple[float, float, int]
     x_all, y_all = data_[0].to(dev), data_[1].to(dev)
     eval_data = (x_all, y_all) if eval_data is None else (eval_data[0].to(dev), eval_data[1].to(dev))
     bounds = train.eval_bounds(len(eval_data[0]), eval_batch_size)
-    n_steps = epochs * train.steps_per_epoch(len(x_all), batch_size)
+    full = epochs * train.steps_per_epoch(len(x_all), batch_size)
+    n_steps = smoke.cap(full)  # a few in a smoke run
     next_batch = _minibatches(len(x_all), distinct, batch_size, dev)
     active = torch.arange(n_runs, device=dev)  # stacked position of each run still training
     losses = torch.full((n_runs, n_steps), math.nan, dtype=torch.float64)
@@ -149,6 +150,7 @@ def train_many(model_id: str, norm: str, runs: Sequence[tuple[float, float, int]
     initial_loss = wide.evaluate(layers, init, *eval_data, bounds, loss_fn)[0].cpu()[group.cpu()]
     seeds_in, sizes = torch.unique_consecutive(group, return_counts=True)
     rates = {k: _per_run(lr_norms if k in norm_names else lrs, v) for k, v in params.items()}
+    clock = smoke.Clock(f"{model_id} × {n_runs} runs", full)
     for t in range(n_steps):
         if active.numel() == 0:
             break
@@ -169,6 +171,8 @@ def train_many(model_id: str, norm: str, runs: Sequence[tuple[float, float, int]
             params = {k: v[keep] for k, v in params.items()}
             rates = {k: v[keep] for k, v in rates.items()}
             seeds_in, sizes = torch.unique_consecutive(group[active], return_counts=True)
+        clock.tick(t + 1)
+    clock.finish(n_steps)  # the loop's steps only: the evaluations around it are made once in any run
     final = torch.full((n_runs,), math.inf, dtype=torch.float64)
     final_acc = torch.full((n_runs,), math.nan, dtype=torch.float64)
     if active.numel():

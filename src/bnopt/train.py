@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from bnopt import models, norms, runtime
+from bnopt import models, norms, runtime, smoke
 
 Batch = tuple[Tensor, Tensor]
 LossFn = Callable[[Tensor, Tensor], Tensor]
@@ -211,10 +211,15 @@ def steps_per_epoch(n: int, batch_size: int | None) -> int:
     return n // batch_size
 
 
-def total_steps(config: TrainConfig, n: int) -> int:
-    """Number of SGD steps the run makes on n samples."""
+def full_steps(config: TrainConfig, n: int) -> int:
+    """Number of SGD steps the run is set to make on n samples."""
     per_epoch = steps_per_epoch(n, config.batch_size)
     return config.steps if config.steps is not None else config.epochs * per_epoch
+
+
+def total_steps(config: TrainConfig, n: int) -> int:
+    """Number of SGD steps the run makes on n samples (a few in a smoke run: `smoke.cap`)."""
+    return smoke.cap(full_steps(config, n))
 
 
 def batch_indices(n: int, config: TrainConfig, device: torch.device) -> Iterator[Tensor | None]:
@@ -341,6 +346,9 @@ def train(model: nn.Module, data: Batch, config: TrainConfig, hooks: Sequence[An
     x_all, y_all = data[0].to(device), data[1].to(device)
     test = None if test is None else (test[0].to(device), test[1].to(device))
     n_steps = total_steps(config, len(x_all))
+    full = full_steps(config, len(x_all))
+    clock = smoke.Clock("GD" if config.batch_size is None else "SGD", full, hooks, smoke.evals_in(full, config.eval_every) if test is not None else 0)
+    hooks = clock.hooks
     before = [h.before_step for h in hooks if hasattr(h, "before_step")]
     after = [h.after_step for h in hooks if hasattr(h, "after_step")]
     weights, norm_params = _param_groups(model)
@@ -384,12 +392,14 @@ def train(model: nn.Module, data: Batch, config: TrainConfig, hooks: Sequence[An
             for fn in after:
                 fn(state)
         if test is not None and ((t + 1) % (config.eval_every or n_steps) == 0 or t + 1 == n_steps):
-            test_loss, test_acc = evaluate(model, test, loss_fn, config.eval_batch_size)
+            test_loss, test_acc = clock.evaluation(lambda: evaluate(model, test, loss_fn, config.eval_batch_size))
             eval_steps.append(t + 1)
             test_losses.append(test_loss)
             test_accs.append(test_acc)
         bar.update(t, value)
+        clock.tick(t + 1)
     bar.close()
+    clock.finish(steps_run)
     return TrainLog(
         steps=np.asarray(log_steps, dtype=np.int64),
         loss=np.asarray(losses, dtype=np.float64),

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from bnopt import ics, landscape, plots, results, vgg_seeds
+from bnopt import ics, ics_plots, landscape, plots, results, vgg_seeds
 from bnopt.dln_seeds_plots import _panel_label, _strip
 
 Runs = Mapping[str, results.Result]
@@ -20,8 +20,9 @@ def accuracy_seeds_figure(runs: Runs, plan: Sequence[tuple[str, float]]) -> plt.
     for i, (method, lr) in enumerate(plan):
         found = vgg_seeds.seeds_of(runs, ics.run_key("vgg", method, lr))
         values = np.asarray([ics.final_train_accuracy(r.arrays) for r in found.values() if results.is_run(r)])
-        _strip(ax, i, values, method)
-        labels.append(f"{plots.style(method)['label']}\nlr {lr:g} ({len(values)})")
+        net = "standard" if method == "standard_noise" else method  # the noise without BN: the standard colour
+        _strip(ax, i, values, net)
+        labels.append(f"{ics_plots.method_style(method)['label']}\nlr {lr:g} ({len(values)})")
     ax.axhline(vgg_seeds.TRAINS_ACCURACY, color="k", ls="--", lw=1, label=f"gate ({vgg_seeds.TRAINS_ACCURACY:.0%})")
     ax.axhline(ics.CHANCE, color="0.5", ls=":", lw=1, label="chance")
     ax.set_xticks(range(len(plan)), labels, fontsize=8)
@@ -41,7 +42,7 @@ def smoothness_seeds_figure(runs: Runs) -> plt.Figure:
         _strip(ax, i, ratios, "standard", gated)
     ax.axhline(landscape.SMOOTHER_FACTOR, color="k", ls="--", lw=1)
     ax.axhline(1.0, color="0.5", ls=":", lw=1)
-    ax.set_yscale("log")
+    plots.log_scale(ax)
     ax.set_xticks(range(3), ["S5 loss band", "S6 gradient change\n(first 10 %)", "S7 effective β"], fontsize=8)
     ax.set_ylabel("standard / BN, per seed")
     _panel_label(ax, f"VGG, {len(seeds)} seed(s)")
