@@ -137,8 +137,9 @@ if results.is_run(runs[ics.run_key("vgg", "standard", s.vgg_lrs[0])]):
         f"{ics.NOISE_STD:.2f}, whatever the scale of the unit it is added to. BN's output has unit variance, "
         f"so there the noise is of the order of the signal; in the standard net (seed 0) it is {ratio:.1f}× the "
         "typical spread of a unit at the Fig. 2 layers (median over recorded steps). That the noise stops the "
-        "plain net says as much about the noise's size as about BN: a fair control would scale the noise to "
-        "each unit's spread, which the book has not run yet. S2 is also read on noise-free accuracies "
+        "plain net says as much about the noise's size as about BN, so S3 is also judged with the noise's "
+        "additive part scaled to each unit's spread over the batch (the `workstation` and `paper` profiles "
+        "train that net; the verdict table shows S3 under both readings). S2 is also read on noise-free accuracies "
         "(1,000 training images and the test images after training, noise off): the verdict table shows "
         "all three readings."))
 

@@ -187,6 +187,11 @@ landscape_plots.random_direction_figure(runs);
 # the average l_p norm of the raw activations, see `bnopt.norms.LpNorm`), which is also the only
 # reading under which l_2 normalisation differs from BN. {numref}`fig-landscape-lp-training` is
 # [S] Fig. 13 (and 11a): training performance.
+#
+# [S] gives no initial γ for these layers. At the layers' default γ = 1 the l∞ net starts with
+# outputs much smaller than BN's (each unit is divided by its largest value over the batch), so S8
+# is also judged with the l∞ nets started at γ matched to BN's output scale (std 1 per unit on a
+# training batch, `bnopt.norms.match_output_scale`); the verdict table gives S8 under both readings.
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "[S] Fig. 11a and 13: training loss of the standard, BatchNorm, l1-, l2- and l∞-normalised nets (VGG: running mean over 10 steps; DLN: exact full-batch loss; log scale) and the VGG nets' test accuracy.", "name": "fig-landscape-lp-training"}}
 landscape_plots.training_figure(runs);

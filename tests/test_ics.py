@@ -139,7 +139,8 @@ def test_run_specs_and_claim_keys() -> None:
     specs = vgg_seeds.specs("paper")
     assert {k.rsplit("-s", 1)[0] for k in specs} == {
         "standard-lr0.1", "bn-lr0.1", "standard-lr0.5", "bn-lr0.5", "noisy_bn-lr0.1", "standard_noise-lr0.1",
-        "standard-lr0.01", "bn-lr0.01", "l1-lr0.1", "l2-lr0.1", "linf-lr0.1"}
+        "standard-lr0.01", "bn-lr0.01", "l1-lr0.1", "l2-lr0.1", "linf-lr0.1", "standard_noise_scaled-lr0.1",
+        "linf_matched-lr0.1"}
     assert all(f"{base}-s{s}" in specs for base in ("bn-lr0.5", "l1-lr0.1") for s in range(3))
     assert specs["bn-lr0.1-s0"].ics_layers == (5, 10) and specs["bn-lr0.5-s0"].ics_layers == ()
     ci = vgg_seeds.specs("ci")  # ci: three seeds of the standard and BN nets at lr 0.1, nothing else
@@ -244,6 +245,19 @@ def test_s2_readings_noise_free_and_test_accuracy() -> None:
     assert v.verdict == claims.REPRODUCED  # the headline: training batches, as [S] Fig. 2
     assert [r[1].split(",")[0] for r in v.readings] == [claims.REPRODUCED, claims.NOT_REPRODUCED,
                                                         claims.NOT_REPRODUCED]
+
+
+def test_s3_reading_with_the_noise_scaled_to_each_unit() -> None:
+    """The absolute noise stops the plain net, the scaled one does not: the headline holds, the reading not."""
+    res = _all()
+    _set_vgg(res, "vgg-standard_noise_scaled-lr0.1", _run(0.45))
+    v = ics.verdict_s3(res, "ci")
+    assert v.verdict == claims.REPRODUCED and "headline" in v.readings[0][0]
+    assert v.readings[1][1].startswith(claims.NOT_REPRODUCED) and "scaled" in v.readings[1][0]
+    _set_vgg(res, "vgg-standard_noise_scaled-lr0.1", _run(0.1))
+    assert ics.verdict_s3(res, "ci").readings[1][1].startswith(claims.REPRODUCED)
+    _set_vgg(res, "vgg-standard_noise_scaled-lr0.1", _run(0.45), (1,))
+    assert ics.verdict_s3(res, "ci").readings[1][1].startswith(claims.MIXED)
 
 
 def test_the_gate_makes_a_seed_whose_standard_net_did_not_train_not_testable() -> None:

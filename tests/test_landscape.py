@@ -283,12 +283,13 @@ def test_profiles_and_run_specs() -> None:
     from bnopt import vgg_seeds
 
     for profile in profiles.PROFILES:
-        assert set(landscape.run_specs(profile)) == {f"dln-{n}" for n in landscape.NORM_ORDER}
+        assert set(landscape.run_specs(profile)) == {f"dln-{n}" for n in landscape.NORM_ORDER} | {landscape.MATCHED}
         specs = vgg_seeds.specs(profile)
         page = {k for k, spec in specs.items()
                 if vgg_seeds._page_key(spec.method, spec.lr, spec.seed, "landscape", 0.1) is not None}
         assert {"standard-lr0.1-s0", "bn-lr0.1-s0", "bn-lr0.1-s2"} <= page
         assert ("l1-lr0.1-s0" in page) == (profile != "ci")  # ci trains the standard and BN nets only
+        assert ("linf_matched-lr0.1-s2" in page) == (profile != "ci")
         assert all(specs[k].probe_every > 0 for k in page)
         view = vgg_seeds.view({k: None for k in specs}, "landscape", profile)
         assert {"vgg-none", "vgg-bn", "vgg-l1", "vgg-l2", "vgg-linf"} <= set(view)
@@ -380,3 +381,57 @@ def test_training_figure_draws_a_run_that_diverged_in_its_first_steps() -> None:
     fig = landscape_plots.training_figure({"vgg-none": run(5, True), "vgg-bn": run(300, False)}, ("none", "bn"))
     line = fig.axes[0].get_lines()[0]
     assert len(line.get_xdata()) == len(line.get_ydata()) > 0
+
+
+def test_s8_reading_with_gamma_matched() -> None:
+    """The γ-matched l∞ DLN run replaces l∞ in the DLN half; the headline stays γ = 1."""
+    runs = _runs(10.0, 1.0)
+    runs["dln-l1"] = _fake(1.0, final_loss=0.5)
+    runs["dln-linf"] = _fake(1.0, final_loss=50.0)  # at γ = 1 the l∞ net trains far worse than BN
+    assert not landscape.verdict_s8(runs, "ci").readings  # no matched run: no reading
+    runs[landscape.MATCHED] = _fake(1.0, final_loss=1.1)
+    v = landscape.verdict_s8(runs, "ci")
+    assert v.verdict == claims.MIXED and "dln linf: training loss" in v.detail  # DLN fails, VGG holds
+    (head, head_verdict), (matched, matched_verdict) = v.readings
+    assert "headline" in head and head_verdict == claims.MIXED
+    assert "matched" in matched and matched_verdict.startswith(claims.REPRODUCED)
+    runs[landscape.MATCHED] = _fake(1.0, final_loss=60.0)  # no matched VGG nets: the DLN half alone
+    assert landscape.verdict_s8(runs, "ci").readings[1][1].startswith(claims.NOT_REPRODUCED)
+    assert landscape.MATCHED in landscape.run_specs("ci") and landscape.run_specs("ci")[landscape.MATCHED].match_scale
+
+
+def test_match_output_scale_gives_every_lp_layer_bn_s_output_std() -> None:
+    model = models.build("dln", "linf", seed=0)
+    x = torch.randn(1000, 10, generator=torch.Generator().manual_seed(1))
+    layers = [m for m in model.modules() if isinstance(m, norms.LpNorm)]
+    outputs: list[torch.Tensor] = []
+    handles = [m.register_forward_hook(lambda mod, inp, out: outputs.append(out)) for m in layers]
+    with torch.no_grad():
+        model(x)
+    unmatched = torch.stack([o.std(0, unbiased=False).mean() for o in outputs])
+    assert 0.2 < float(unmatched[0]) < 0.45  # x / max|x| of 1,000 Gaussian values: about a third
+    norms.match_output_scale(model.eval(), x)
+    assert not model.training  # the mode is restored
+    outputs.clear()
+    with torch.no_grad():
+        model.train()(x)
+    for out in outputs:
+        assert torch.allclose(out.std(0, unbiased=False), torch.ones(out.shape[1]), atol=1e-4)
+    assert all(torch.equal(m.bias, torch.zeros_like(m.bias)) for m in layers)
+    with pytest.raises(ValueError, match="no l_p normalisation layer"):
+        norms.match_output_scale(models.build("dln", "bn", seed=0), x)
+    for h in handles:
+        h.remove()
+
+
+def test_s8_matched_reading_uses_the_matched_vgg_nets_too() -> None:
+    runs = _runs(10.0, 1.0)
+    runs["dln-l1"] = _fake(1.0, final_loss=0.5)
+    _set_vgg(runs, "vgg-linf", _fake(20.0))  # the γ = 1 VGG l∞ nets are 20x rougher than BN: VGG half fails
+    runs[landscape.MATCHED] = _fake(1.0)
+    assert landscape.verdict_s8(runs, "ci").verdict == claims.MIXED  # DLN holds, VGG fails
+    _set_vgg(runs, "vgg-linf_matched", _fake(1.0))  # the matched VGG l∞ nets are as smooth as BN
+    v = landscape.verdict_s8(runs, "ci")
+    assert v.verdict == claims.MIXED and v.readings[1][1].startswith(claims.REPRODUCED)
+    _set_vgg(runs, "vgg-linf_matched", _fake(20.0))
+    assert landscape.verdict_s8(runs, "ci").readings[1][1].startswith(claims.MIXED)

@@ -150,3 +150,17 @@ def test_make_norm_family_and_errors():
         norms.make_norm("batchnorm", 4)
     with pytest.raises(ValueError, match="eps=-1"):
         norms.BatchNorm(3, -1)
+
+
+def test_scaled_noise_measures_its_additive_part_in_each_unit_s_spread():
+    """noise="scaled": the same draws as [S]'s noise, with m times the unit's batch std; s unchanged."""
+    x = torch.randn(50, 3, 4, 4, dtype=torch.float64) * torch.tensor([0.01, 1.0, 30.0], dtype=torch.float64).reshape(1, 3, 1, 1)
+    plain = norms.make_norm("none", 3, seed=5, noise=True).double()
+    scaled = norms.make_norm("none", 3, seed=5, noise="scaled").double()
+    y_plain, y_scaled = plain(x), scaled(x)
+    s, m = plain.last_noise
+    std = x.std(dim=(0, 2, 3), unbiased=False).reshape(1, 3, 1, 1)
+    torch.testing.assert_close(y_plain, s * x + m)
+    torch.testing.assert_close(y_scaled, s * x + m * std)
+    with pytest.raises(ValueError, match="noise='loud'"):
+        norms.make_norm("none", 3, noise="loud")

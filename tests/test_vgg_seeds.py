@@ -25,7 +25,8 @@ def test_views_give_each_page_its_keys_and_share_the_runs() -> None:
     ics_view, land_view = vgg_seeds.view(fake, "ics", "paper"), vgg_seeds.view(fake, "landscape", "paper")
     assert {"vgg-bn-lr0.1", "vgg-bn-lr0.1-s2", "vgg-noisy_bn-lr0.1", "vgg-bn-lr0.5-s1"} <= set(ics_view)
     assert not any("l1" in k for k in ics_view)
-    assert set(land_view) == {f"vgg-{n}{s}" for n in ("none", "bn", "l1", "l2", "linf") for s in ("", "-s1", "-s2")}
+    assert set(land_view) == {f"vgg-{n}{s}" for n in ("none", "bn", "l1", "l2", "linf", "linf_matched")
+                              for s in ("", "-s1", "-s2")}
     assert land_view["vgg-bn-s1"] is ics_view["vgg-bn-lr0.1-s1"] is fake["bn-lr0.1-s1"]  # one training, two pages
     assert specs["bn-lr0.1-s0"].probe_every and specs["bn-lr0.1-s0"].ics_layers  # both pages' hooks on it
     assert not specs["noisy_bn-lr0.1-s0"].probe_every and not specs["bn-lr0.5-s0"].ics_layers

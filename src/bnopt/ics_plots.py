@@ -14,14 +14,17 @@ import numpy as np
 from bnopt import ics, plots, results
 
 Results = Mapping[str, results.Result]
-LABEL = {"standard": "standard", "bn": "BN", "noisy_bn": "noisy BN", "standard_noise": "standard + noise"}
+LABEL = {"standard": "standard", "bn": "BN", "noisy_bn": "noisy BN", "standard_noise": "standard + noise",
+         "standard_noise_scaled": "standard + scaled noise"}
+NOISE_LINESTYLE = {"standard_noise": "-.", "standard_noise_scaled": ":"}  # the noise without BN: standard colour
 LR_LINESTYLE = ("-", "--", ":")
 
 
 def method_style(method: str, **overrides: object) -> dict[str, object]:
-    """Colour and label of a method; "standard_noise" is the standard colour, dash-dotted."""
-    base = {"label": LABEL[method], **({"linestyle": "-."} if method == "standard_noise" else {})}
-    return plots.style("standard" if method == "standard_noise" else method, **{**base, **overrides})
+    """Colour and label of a method; the noise without BN is the standard colour, dash-dotted (scaled: dotted)."""
+    noise = NOISE_LINESTYLE.get(method)
+    base = {"label": LABEL[method], **({"linestyle": noise} if noise else {})}
+    return plots.style("standard" if noise else method, **{**base, **overrides})
 
 
 def smooth(y: np.ndarray, window: int) -> np.ndarray:

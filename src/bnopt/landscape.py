@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -40,6 +40,7 @@ from bnopt.claims import Verdict
 LossFn = Callable[[Tensor, Tensor], Tensor]
 DIRECTIONS = ("gradient", "random")
 NORM_ORDER = ("none", "bn", "l1", "l2", "linf")  # runs of the page; "none" is [S]'s "standard"
+MATCHED = "dln-linf_matched"  # the DLN's l∞ net with γ at init matched to BN's output scale (S8's reading)
 
 
 def method_name(norm: str) -> str:
@@ -315,6 +316,7 @@ class RunSpec:
     act_samples: int  # raw activation values kept per record (histograms)
     seed: int = 0
     standardise: bool = False  # VGG: standardise each input channel (data.standardise)
+    match_scale: bool = False  # l_p nets: γ at init set so each l_p layer's output has BN's std 1 (S8's reading)
 
 
 def _task(spec: RunSpec) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor] | None, str]:
@@ -334,6 +336,8 @@ def run_experiment(spec: RunSpec) -> dict[str, Any]:
     runtime.seed_everything(spec.seed)
     train_data, test_data, variant = _task(spec)
     model = models.build(spec.model_id, spec.norm, width=spec.width, seed=spec.seed)
+    if spec.match_scale:  # on the data of the first step (the DLN's is all of it)
+        norms.match_output_scale(model, train_data[0][:spec.batch_size or len(train_data[0])])
     etas = np.geomspace(spec.eta_low, spec.eta_high, spec.n_etas)
     directions = ("gradient", "random") if spec.random_directions else ("gradient",)
     hooks: list[Any] = [LandscapeProbe(spec.probe_every, etas, directions, seed=spec.seed,
@@ -364,12 +368,14 @@ def run_experiment(spec: RunSpec) -> dict[str, Any]:
 def run_specs(profile: str) -> dict[str, RunSpec]:
     """The page's own runs at `profile` (the DLN nets), keyed "dln-<norm>"; its VGG runs are `vgg_seeds.specs`."""
     s = profiles.settings("landscape", profile)
-    return {f"dln-{norm}": RunSpec(
+    specs = {f"dln-{norm}": RunSpec(
         "dln", norm, None, s.dln_lr, s.dln_steps, None, s.dln_samples, 0, None, s.dln_probe_every,
         s.dln_probe_every_early, s.dln_eta[0], s.dln_eta[1], s.n_etas,
         s.dln_random_directions and norm in ("none", "bn"),
         s.dln_sharpness_every if norm in ("none", "bn") else 0, s.lanczos_iters,
         s.dln_theorem_every, s.dln_theorem_layer, s.theorem_units, 0, (), 0, s.seed) for norm in NORM_ORDER}
+    specs[MATCHED] = replace(specs["dln-linf"], match_scale=True)  # S8's reading with γ matched
+    return specs
 
 
 def run_all(profile: str, *, force: bool = False) -> dict[str, results.Result]:
@@ -621,20 +627,46 @@ def verdict_s8(res: Mapping[str, results.Result], profile: str) -> Verdict:
     l1 trains the DLN better than BN (lower mean log loss).
 
     DLN (one seed: the page's runs) and VGG (over its seeds, gated by `vgg_seeds.trains`) are judged
-    apart and combined by `claims.combine`.
+    apart and combined by `claims.combine`. With the γ-matched DLN l∞ run (MATCHED) the verdict also
+    carries S8 under that reading (`S8_READINGS`).
     """
-    from . import vgg_seeds
-
     if not all(f"dln-{n}" in res for n in NORM_ORDER):
         return Verdict("S8", claims.NOT_TESTABLE, {}, "the DLN l_p runs were not made at this profile", "", profile)
     if int(res["dln-bn"].arrays["steps_run"]) < MIN_STEPS_S8:
         return Verdict("S8", claims.NOT_TESTABLE, {}, f"DLN runs shorter than {MIN_STEPS_S8} steps", "", profile)
-    numbers, failures = _lp_failures({n: res[f"dln-{n}"].arrays for n in NORM_ORDER}, "dln")
+    dln = _dln_s8({n: res[f"dln-{n}"].arrays for n in NORM_ORDER})
+    headline = _s8(res, profile, dln)
+    if MATCHED not in res or not results.is_run(res[MATCHED]):
+        return headline
+    matched_dln = _dln_s8({**{n: res[f"dln-{n}"].arrays for n in NORM_ORDER}, "linf": res[MATCHED].arrays})
+    matched = _s8(res, profile, matched_dln, "vgg-linf_matched")
+    loss = matched_dln.numbers
+    return replace(headline, readings=(
+        (S8_READINGS[0] + " (headline)", headline.verdict),
+        (S8_READINGS[1], f"{matched.verdict} (DLN l∞ loss {loss['dln loss linf']:.3g} against BN's {loss['dln loss bn']:.3g}; "
+                         f"at γ = 1: {dln.numbers['dln loss linf']:.3g})")))
+
+
+S8_READINGS = ("γ = 1 at init in every l_p net, as in BN (the layers' default; [S] says nothing else)",
+               "the l∞ nets with γ at init matched to BN's output scale (std 1 per unit on a training batch)")
+"""S8's readings of how the l_p nets start: [S] §3.3 gives no init for γ; dividing by the max shrinks l∞'s output at
+γ = 1 (to about a third of BN's for 1,000 Gaussian values), which the second reading undoes."""
+
+
+def _dln_s8(runs: Mapping[str, Mapping[str, np.ndarray]]) -> Verdict:
+    """S8 on the DLN's runs ({norm: arrays}): every l_p net within the factor of BN, and l1 below BN."""
+    numbers, failures = _lp_failures(runs, "dln")
     if not numbers["dln loss l1"] < numbers["dln loss bn"]:
         failures.append(f"dln: l1 training loss {numbers['dln loss l1']:.3g} not below BN's {numbers['dln loss bn']:.3g}")
-    dln = Verdict("S8", claims.NOT_REPRODUCED if failures else claims.REPRODUCED, numbers,
-                  "; ".join(failures) or "every l_p net within the factor of BN, and l1 below BN")
-    seeds = vgg_seeds.per_seed(res, {n: f"vgg-{n}" for n in NORM_ORDER})
+    return Verdict("S8", claims.NOT_REPRODUCED if failures else claims.REPRODUCED, numbers,
+                   "; ".join(failures) or "every l_p net within the factor of BN, and l1 below BN")
+
+
+def _s8(res: Mapping[str, results.Result], profile: str, dln: Verdict, vgg_linf: str = "vgg-linf") -> Verdict:
+    """S8's verdict: the DLN half `dln` combined with the VGG half over its seeds (its l∞ nets: `vgg_linf`)."""
+    from . import vgg_seeds
+
+    seeds = vgg_seeds.per_seed(res, {n: vgg_linf if n == "linf" else f"vgg-{n}" for n in NORM_ORDER})
     if not seeds:
         vgg = claims.not_run_verdict("S8", "the VGG l_p runs were not made at this profile", profile)
     else:
@@ -739,7 +771,7 @@ CLAIMS: dict[str, tuple[Callable[[Mapping[str, results.Result], str], Verdict], 
     "S5": (verdict_s5, ("vgg-none", "vgg-bn", "dln-none", "dln-bn")),
     "S6": (verdict_s6, ("vgg-none", "vgg-bn", "dln-none", "dln-bn")),
     "S7": (verdict_s7, ("vgg-none", "vgg-bn", "dln-none", "dln-bn")),
-    "S8": (verdict_s8, tuple(f"{m}-{n}" for m in ("vgg", "dln") for n in NORM_ORDER)),
+    "S8": (verdict_s8, tuple(f"{m}-{n}" for m in ("vgg", "dln") for n in (*NORM_ORDER, "linf_matched"))),
     "S9": (verdict_s9, ("vgg-none", "vgg-l1", "vgg-l2", "vgg-linf")),
     "S10": (verdict_s10, ("vgg-bn", "dln-bn")),
 }

@@ -93,7 +93,7 @@ class Linear(nn.Linear):
 class _Builder:
     """Makes blocks for one net, numbering normalisation layers so noise seeds differ per layer."""
 
-    def __init__(self, norm: str, bn_eps: float | None, seed: int, noise: bool) -> None:
+    def __init__(self, norm: str, bn_eps: float | None, seed: int, noise: bool | str) -> None:
         self.norm, self.bn_eps, self.seed, self.noise = check_norm(norm), bn_eps, seed, noise
         self.count = 0
 
@@ -176,7 +176,7 @@ def glorot_init_(model: nn.Module, generator: torch.Generator) -> None:
 
 
 def build(model_id: str, norm: str = "none", *, width: int | None = None, bn_eps: float | None = None,
-          seed: int = 0, noise: bool = False, **kw: int) -> nn.Sequential:
+          seed: int = 0, noise: bool | str = False, **kw: int) -> nn.Sequential:
     """The net `model_id` with normalisation `norm`, Glorot-initialised from `seed`.
 
     model_id: one of MODEL_IDS. norm: one of NORMS ("none", "bn", "noisy_bn", "l1", "l2", "linf").
@@ -184,7 +184,8 @@ def build(model_id: str, norm: str = "none", *, width: int | None = None, bn_eps
     bn_eps: denominator constant of the normalisation layers (None = 1e-5; [C] uses 1e-3).
     seed: initial weights and the noise generators of noisy layers.
     noise: add [S] Algorithm 1's noise after each normalisation point even without BN
-    (norm="none", noise=True is [S] §2.1's "same noise without BN" control).
+    (norm="none", noise=True is [S] §2.1's "same noise without BN" control; noise="scaled" the book's
+    variant with the additive noise in units of each unit's spread).
     kw: "dln" only: depth (default 25).
     The same seed gives the same conv/linear weights whatever the norm.
     """

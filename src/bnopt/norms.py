@@ -127,6 +127,30 @@ class LpNorm(NormLayer):
         return f"{self.num_features}, p={self.p:g}, eps={self.eps:g}"
 
 
+def match_output_scale(model: nn.Module, x: Tensor) -> None:
+    """Set γ of every l_p layer so that its output has std 1 per unit on batch `x`, as BN's has at γ = 1.
+
+    One forward pass in training mode, layer by layer from the input (each layer sees the matched
+    layers before it); β and every other parameter are left as they are.
+    """
+    def match(module: LpNorm, inputs: tuple[Tensor, ...]) -> None:
+        z = module.normalise(inputs[0])
+        module.weight.copy_(1.0 / z.std(dim=unit_dims(z), unbiased=False).clamp_min(torch.finfo(z.dtype).tiny))
+
+    layers = [m for m in model.modules() if isinstance(m, LpNorm)]
+    if not layers:
+        raise ValueError("match_output_scale: the model has no l_p normalisation layer (norm 'l1', 'l2' or 'linf')")
+    handles = [m.register_forward_pre_hook(match) for m in layers]
+    was_training = model.training
+    try:
+        with torch.no_grad():
+            model.train()(x)
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+
+
 def lp_average_norm(x: Tensor, p: float) -> Tensor:
     """Per-unit average l_p norm over the batch: (mean |x|^p)^(1/p); p = ∞ gives max |x|."""
     dims = unit_dims(x)
@@ -147,6 +171,7 @@ class NoiseSpec:
     n_sigma: float = 1.25  # σ_j^t ~ U(1, n_σ): per unit and step
     r_mu: float = 0.1  # m_ij ~ U(μ − r_μ, μ + r_μ): per sample
     r_sigma: float = 0.1  # s_ij ~ N(σ, r_σ) (r_σ the standard deviation): per sample
+    scaled: bool = False  # the book's variant: the additive part m in units of each unit's batch std
 
 
 class NoiseInjection(nn.Module):
@@ -201,6 +226,8 @@ class NoiseInjection(nn.Module):
         if not self.training:
             return x
         s, m = self.draw(x)
+        if self.spec.scaled:  # Algorithm 1's additive part measured in each unit's spread, not absolute
+            m = m * per_unit(x.detach().std(dim=unit_dims(x), unbiased=False), x)
         self.last_noise = (s, m)
         return s * x + m
 
@@ -232,12 +259,15 @@ def check_norm(norm: str) -> str:
 
 
 def make_norm(norm: str, num_features: int, *, eps: float | None = None, seed: int = 0,
-              noise: bool = False) -> nn.Module | None:
+              noise: bool | str = False) -> nn.Module | None:
     """The normalisation layer named `norm` for `num_features` units (None for "none").
 
     `noise=True` adds [S] Algorithm 1's noise after the layer (with norm="none": noise alone,
     the "same noise without BN" control of [S] §2.1); "noisy_bn" is "bn" with noise.
+    `noise="scaled"` adds it with its additive part scaled to each unit's spread (`NoiseSpec.scaled`).
     """
+    if noise not in (False, True, "scaled"):
+        raise ValueError(f"noise={noise!r}: use False, True ([S] Algorithm 1) or 'scaled'")
     check_norm(norm)
     eps = BN_EPS_DEFAULT if eps is None else eps
     if norm == "noisy_bn" or (norm == "bn" and noise):
@@ -251,7 +281,7 @@ def make_norm(norm: str, num_features: int, *, eps: float | None = None, seed: i
     }[norm]()
     if not noise:
         return layer
-    injected = NoiseInjection(num_features, seed)
+    injected = NoiseInjection(num_features, seed, NoiseSpec(scaled=noise == "scaled"))
     return injected if layer is None else nn.Sequential(layer, injected)
 
 

@@ -26,12 +26,15 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from . import claims, data, ics, landscape, models, parallel, profiles, recording, results, runtime, train
+import torch
+
+from . import claims, data, ics, landscape, models, norms, parallel, profiles, recording, results, runtime, train
 
 NAME = "vgg"  # the stored results' name
 METHODS: dict[str, tuple[str, bool]] = {**ics.METHODS, "l1": ("l1", False), "l2": ("l2", False),
-                                        "linf": ("linf", False)}  # method -> (norm, noise)
-PROBED = ("standard", "bn", "l1", "l2", "linf")  # the landscape page's nets (at the first lr)
+                                        "linf": ("linf", False), "linf_matched": ("linf", False)}  # method -> (norm, noise)
+MATCHED = "linf_matched"  # the l∞ net started with γ matched to BN's output scale (S8's second reading)
+PROBED = ("standard", "bn", "l1", "l2", "linf", MATCHED)  # the landscape page's nets (at the first lr)
 TRAINS_ACCURACY = 0.40  # the gate: 4x chance. At width 8 the plain net needs 900-1,350 SGD steps to
 # get there (4 seeds measured); below it, e.g. at 0.29 after 600 steps, its training loss is still
 # 0.8x its initial value, so its landscape is that of a net on its initial plateau.
@@ -84,6 +87,9 @@ def run(spec: VGGRun) -> dict[str, Any]:
     tr, te = data.cifar10_task(spec.train_size, spec.test_size, spec.seed, spec.standardise)
     norm, noise = METHODS[spec.method]
     model = models.build("vgg", norm, width=spec.width, seed=spec.seed, noise=noise)
+    if spec.method == MATCHED:  # γ from a random training batch (the files may be sorted by class)
+        pick = torch.randperm(len(tr.x), generator=torch.Generator().manual_seed(spec.seed))[:spec.batch_size]
+        norms.match_output_scale(model, tr.x[pick])
     hooks: list[Any] = []
     if spec.probe_every:
         etas = np.geomspace(spec.eta_low, spec.eta_high, spec.n_etas)
@@ -131,9 +137,9 @@ def plan(profile: str) -> list[tuple[str, float, int]]:
     i, ls = profiles.settings("ics", profile), profiles.settings("landscape", profile)
     first = i.vgg_lrs[0]
     nets = [(m, lr) for lr in i.vgg_lrs for m in ("standard", "bn")]
-    nets += [("noisy_bn", first), ("standard_noise", first)]
+    nets += [("noisy_bn", first), ("standard_noise", first), ("standard_noise_scaled", first)]
     nets += [(m, lr) for lr in i.vgg_ics_lrs for m in ("standard", "bn") if (m, lr) not in nets]
-    nets += [(m, first) for m in ("l1", "l2", "linf") if ls.lp_vgg]
+    nets += [(m, first) for m in ("l1", "l2", "linf", MATCHED) if ls.lp_vgg]
     return [(m, lr, i.vgg_seeds if lr == first and m in ("standard", "bn") else i.vgg_other_seeds)
             for m, lr in nets]
 
@@ -172,7 +178,7 @@ def _page_key(method: str, lr: float, seed: int, page: str, first_lr: float) -> 
         return f"vgg-{method}-lr{lr:g}{suffix}" if method in ics.METHODS else None
     if lr != first_lr or method not in PROBED:
         return None
-    return f"vgg-{METHODS[method][0]}{suffix}"
+    return f"vgg-{MATCHED if method == MATCHED else METHODS[method][0]}{suffix}"
 
 
 def view(all_runs: Mapping[str, results.Result], page: str, profile: str) -> dict[str, results.Result]:

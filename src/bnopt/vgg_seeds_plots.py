@@ -20,7 +20,7 @@ def accuracy_seeds_figure(runs: Runs, plan: Sequence[tuple[str, float]]) -> plt.
     for i, (method, lr) in enumerate(plan):
         found = vgg_seeds.seeds_of(runs, ics.run_key("vgg", method, lr))
         values = np.asarray([ics.final_train_accuracy(r.arrays) for r in found.values() if results.is_run(r)])
-        net = "standard" if method == "standard_noise" else method  # the noise without BN: the standard colour
+        net = "standard" if method in ics_plots.NOISE_LINESTYLE else method  # the noise without BN: standard colour
         _strip(ax, i, values, net)
         labels.append(f"{ics_plots.method_style(method)['label']}\nlr {lr:g} ({len(values)})")
     ax.axhline(vgg_seeds.TRAINS_ACCURACY, color="k", ls="--", lw=1, label=f"gate ({vgg_seeds.TRAINS_ACCURACY:.0%})")
