@@ -35,7 +35,7 @@
 #
 # - `ci` runs the whole book on two CPU cores in about half an hour (the table below gives this
 #   build's time per page): narrow nets, data subsets, the standard and BN VGG at lr 0.1 only
-#   (1,500 steps, 3 seeds). [C] Fig. 1 on least squares
+#   (2,000 steps, 3 seeds). [C] Fig. 1 on least squares
 #   and [S]'s DLN (10,000 full-batch steps, 10 seeds) run at the papers' own scale; App. B averages
 #   over fewer random tests.
 # - `workstation` runs every VGG net over 3 seeds at width 16, on all of CIFAR-10; the table below

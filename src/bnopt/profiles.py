@@ -145,7 +145,7 @@ _register("landscape",
           {"paper": "nothing but the probe interval (every 10th VGG / DLN step instead of every step).",
            "workstation": "the VGG is the ICS page's (width 16, 2,000 steps) and is probed every 25 steps; "
                           "the DLN is at paper scale.",
-           "ci": "the VGG is the ICS page's (width 8, 1,500 steps on 10,000 images), probed every 75 steps "
+           "ci": "the VGG is the ICS page's (width 8, 2,000 steps on 10,000 images), probed every 75 steps "
                  "(every 15 in the first 10 %) without random-direction probes; the DLN to 1,500 steps, "
                  "probes to 6 step sizes, fewer of them, and Lanczos to 10 steps."})
 # --- end: landscape ---
@@ -335,19 +335,19 @@ _register("ics",
           {"paper": ICSSettings(),
            "workstation": ICSSettings(vgg_width=16, vgg_steps=2_000, train_size=None, test_size=None,
                                       ics_every=20, record_every=20, eval_every=200),
-           "ci": ICSSettings(vgg_width=8, vgg_steps=1500, train_size=10_000, test_size=1_000,
+           "ci": ICSSettings(vgg_width=8, vgg_steps=2000, train_size=10_000, test_size=1_000,
                              vgg_ics_lrs=(0.1,), ics_every=50, record_every=50, eval_every=300,
                              vgg_other_seeds=0)},
           {"paper": "nothing: VGG (width 64) for 15,000 SGD steps on all of CIFAR-10 and the "
                     "25-layer DLN for 10,000 GD steps, as in [S] App. A.",
            "workstation": "VGG is 4x narrower (width 16) and trains 2,000 instead of 15,000 steps "
                           "on all of CIFAR-10; the DLN is the paper's.",
-           "ci": "VGG is 8x narrower (width 8) and trains 1,500 instead of 15,000 steps on 10,000 "
+           "ci": "VGG is 8x narrower (width 8) and trains 2,000 instead of 15,000 steps on 10,000 "
                  "CIFAR-10 training images (tested on 1,000); only the standard and BN nets at lr 0.1 are "
                  "trained (3 seeds each), to keep the two [S] pages near their time budget: lr 0.5, Fig. 3a's "
                  "lr 0.01, noisy BN, the noise without BN and the l_p nets are not run, so S2, S3, S9 and "
                  "the VGG halves of S8 and of S1 at lr 0.5 are not testable at ci; the DLN is the paper's "
-                 "(10,000 full-batch steps). Claims about final accuracy are judged after 1,500 steps, where "
+                 "(10,000 full-batch steps). Claims about final accuracy are judged after 2,000 steps, where "
                  "the paper's runs go on for 15,000."})
 # --- end: ics ---
 
