@@ -412,7 +412,7 @@ def smoke_summary(page: str, seconds: float, events: Sequence[dict[str, Any]], w
         for field in ("steps", "full_steps", "seconds", "estimate_s"):
             k[field] += e[field]
         k["loops"] += 1
-    processes = max(1, min(workers, len({e["pid"] for e in events}) or 1))
+    processes = max(1, min(workers, len({e["pid"] for e in events})))
     extra = sum(e["estimate_s"] - e["seconds"] for e in events)
     return {"page": page, "seconds": round(seconds, 1), "kinds": kinds, "processes": processes,
             "estimate_s": round(seconds + max(extra, 0.0) / processes, 1)}
@@ -429,8 +429,9 @@ def duration(seconds: float) -> str:
 
 def smoke_table(records: Sequence[dict[str, Any]], profile: str, steps: int) -> str:
     """The smoke run's report: per page, its smoke time, its loops' cost per step, and the estimate."""
+    gpu = cuda_name()
     lines = [f"[smoke] profile {profile}, at most {steps} steps per training loop, on this machine "
-             f"({os.cpu_count()} CPUs{', ' + cuda_name() if cuda_name() else ''}):",
+             f"({os.cpu_count()} CPUs{', ' + gpu if gpu else ''}):",
              f"  {'page':<14} {'smoke run':>10} {'full run (estimated)':>22}"]
     for r in records:
         lines.append(f"  {r['page']:<14} {r['seconds']:>9.0f}s {duration(r['estimate_s']):>22}"

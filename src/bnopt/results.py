@@ -150,8 +150,9 @@ def result_key(name: str, config: Any, version: str | None = None) -> str:
     from .smoke import steps as smoke_steps  # imports this module
 
     payload = {"name": name, "config": config_dict(config), "code": version or code_version()}
-    if smoke_steps() is not None:  # a smoke run's results can never be read as real ones
-        payload["smoke"] = smoke_steps()
+    cap = smoke_steps()
+    if cap is not None:  # a smoke run's results can never be read as real ones
+        payload["smoke"] = cap
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
 
 

@@ -4,8 +4,9 @@
 may make (`cap`); shapes, widths, run counts and data sizes stay the profile's. Each loop times its
 plain steps, each measurement hook and each evaluation apart (`Clock`), and reports, as a "smoke"
 progress event, the time its full run would take on this machine: the plain step time (after the
-first step, which carries the warm-up) × the full step count, plus each hook's time per call × the number of calls its schedule makes in the full run,
-plus the evaluation time × the number of full-run evaluations. Results of a smoke run carry the cap in
+first step, which carries the warm-up) × the full step count, plus each hook's time per call × the
+number of calls its schedule makes in the full run, plus the evaluation time × the number of
+full-run evaluations. Results of a smoke run carry the cap in
 their key (`results.result_key`), so they can never be read as real results.
 
 In a real build the same clock reports, about every STEPS_REPORT_S seconds, how many steps a long
@@ -47,7 +48,7 @@ class _Timed:
     """A hook that adds the seconds spent in the wrapped hook's calls to its clock entry."""
 
     def __init__(self, hook: Any, spent: list[float]) -> None:
-        self._hook, self._spent = hook, spent
+        self._spent = spent
         for name in ("before_step", "after_step"):
             if hasattr(hook, name):
                 setattr(self, name, self._timed(getattr(hook, name)))
