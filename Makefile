@@ -8,7 +8,7 @@ PROFILE ?= ci
 TORCH ?= torch==2.13.0
 TORCH_INDEX ?=
 
-.PHONY: install book execute site test bench smoke site-check clean clean-results
+.PHONY: install book execute site test bench smoke site-check lab clean clean-results
 
 install: $(VENV)/.installed
 
@@ -33,6 +33,10 @@ bench: install           ## speed ratios against plain implementations
 site-check: install      ## open every built page in headless Chromium (needs Debian's chromium, chromium-driver)
 	$(PY) -m pip install -q "selenium>=4.10"
 	$(PY) -m bnopt.sitecheck _build/html
+
+lab: install             ## JupyterLab on book/: each page's .py opens as a notebook (jupytext); installs the lab extra
+	$(PY) -m pip install -q -e ".[lab]"
+	$(PY) -m jupyter lab book/
 
 clean:                   ## remove build outputs (keeps cached results)
 	rm -rf _build book/*.ipynb

@@ -32,7 +32,7 @@ from bnopt import book, claims
 
 book.page_header("claims", profile)
 rows = claims.ledger(profile)
-display(Markdown("**" + claims.summary(rows, profile) + "**"))
+display(Markdown("**" + claims.summary(rows, profile) + "** " + claims.scale_caveat(profile)))
 
 # %% tags=["remove-input"]
-book.show_table(claims.ledger_table(rows))
+book.show_table(book.ledger_table(rows))

@@ -19,30 +19,32 @@
 # test that story three ways, and this page reruns each of them:
 #
 # 1. train a VGG net on CIFAR-10 with and without BatchNorm and look at how much the distribution
-#    of a layer's activations moves during training (their Fig. 1);
+#    of a layer's activations moves during training ([S] Fig. 1);
 # 2. add noise after every BatchNorm layer that changes the activations' mean and variance at every
-#    step — deliberate, severe covariate shift — and see whether training suffers (Fig. 2 and 7);
+#    step — deliberate, severe covariate shift — and see whether training suffers ([S] Fig. 2 and 7);
 # 3. measure ICS from the optimisation's point of view (their Definition 2.1): how much layer *i*'s
-#    gradient changes when the layers before it take their step (Fig. 3), in the VGG net and in a
-#    25-layer deep linear network (DLN), whose activation distributions Fig. 8 shows.
+#    gradient changes when the layers before it take their step ([S] Fig. 3), in the VGG net and in a
+#    25-layer deep linear network (DLN), whose activation distributions [S] Fig. 8 shows.
 
 # %% tags=["parameters"]
 profile = "ci"
+
+# %% tags=["hide-input"]
+from IPython.display import Markdown, display
+
+from bnopt import book, ics, ics_plots, plots, profiles, results
+
+plots.use_style()
+s = profiles.settings("ics", profile)
+runs = ics.run_all(profile)
+page_verdicts = ics.verdicts(runs, profile)
+book.show_summary(page_verdicts, profile)
+display(Markdown(book.data_line(runs, "vgg-", "VGG")))
 
 # %% tags=["remove-input"]
 from bnopt import book
 
 book.page_header("ics", profile)
-
-# %% tags=["hide-input"]
-from IPython.display import Markdown, display
-
-from bnopt import claims, ics, ics_plots, plots, profiles, results
-
-plots.use_style()
-s = profiles.settings("ics", profile)
-runs = ics.run_all(profile)
-display(Markdown(book.data_line(runs, "vgg-", "VGG")))
 
 # %% [markdown]
 # ## The setting
@@ -71,7 +73,7 @@ display(Markdown(book.data_line(runs, "vgg-", "VGG")))
 # {numref}`fig-ics-vgg-accuracy` is [S] Fig. 1a–b: training accuracy (batch accuracy, smoothed)
 # and test accuracy of the VGG net with and without BatchNorm at two learning rates.
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "VGG on CIFAR-10 with and without BatchNorm at learning rates 0.1 (solid) and 0.5 (dashed): smoothed training batch accuracy (left) and test accuracy (right) against SGD steps; the dotted line is chance. A cross marks a run that diverged.", "name": "fig-ics-vgg-accuracy"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "VGG on CIFAR-10 with and without BatchNorm at learning rates 0.1 (solid) and 0.5 (dashed): smoothed training batch accuracy (left) and test accuracy (right) against SGD steps; the dotted line is chance. A cross marks a run that diverged.", "name": "fig-ics-vgg-accuracy"}, "image": {"alt": "Figure: VGG on CIFAR-10 with and without BatchNorm at learning rates 0.1 (solid) and 0.5 (dashed)"}}
 ics_plots.training_curves(runs, [("vgg", m, lr) for lr in s.vgg_lrs for m in ("standard", "bn")]);
 
 # %% [markdown]
@@ -105,7 +107,7 @@ display(Markdown(
        "all 13 nets would more than double the pages' time.)" if s.vgg_other_seeds < vgg_seeds.MIN_SEEDS
        else ".")))
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Final training accuracy (mean batch accuracy over the last 10 % of the steps) of every VGG run, one dot per seed (the count in brackets), black bars at the medians. Dashed: the 40 % bar the standard net at lr 0.1 must clear for a seed to be judged; dotted: chance.", "name": "fig-ics-vgg-seeds"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Final training accuracy (mean batch accuracy over the last 10 % of the steps) of every VGG run, one dot per seed (the count in brackets), black bars at the medians. Dashed: the 40 % bar the standard net at lr 0.1 must clear for a seed to be judged; dotted: chance.", "name": "fig-ics-vgg-seeds"}, "image": {"alt": "Figure: Final training accuracy (mean batch accuracy over the last 10 % of the steps) of every VGG run, one dot per seed (the count in brackets), black bars at the medians"}}
 vgg_plan = [(m, lr) for m, lr, n in vgg_seeds.plan(profile) if n and m in ics.METHODS]
 vgg_seeds_plots.accuracy_seeds_figure(runs, vgg_plan);
 
@@ -114,7 +116,7 @@ vgg_seeds_plots.accuracy_seeds_figure(runs, vgg_plan);
 # of two layers during training, at learning rate 0.1. The question is whether BatchNorm visibly
 # stabilises it.
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Distribution over the batch of one random activation of VGG layers #3 (top) and #11 (bottom) during training at learning rate 0.1, without (left) and with (right) BatchNorm: 5–95 % and 15–85 % quantile bands and the median. Each panel has its own vertical scale.", "name": "fig-ics-vgg-distributions"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Distribution over the batch of one random activation of VGG layers #3 (top) and #11 (bottom) during training at learning rate 0.1, without (left) and with (right) BatchNorm: 5–95 % and 15–85 % quantile bands and the median. Each panel has its own vertical scale.", "name": "fig-ics-vgg-distributions"}, "image": {"alt": "Figure: Distribution over the batch of one random activation of VGG layers #3 (top) and #11 (bottom) during training at learning rate 0.1, without (left) and with (right) BatchNorm"}}
 ics_plots.activation_distributions(runs, [("vgg", m, s.vgg_lrs[0]) for m in ("standard", "bn")],
                                    s.vgg_fig1_layers, width=7.0);
 
@@ -125,9 +127,10 @@ ics_plots.activation_distributions(runs, [("vgg", m, s.vgg_lrs[0]) for m in ("st
 # μ ~ U(−0.5, 0.5) and a scale σ ~ U(1, 1.25), and every sample's activation becomes
 # s · a + m with m ~ U(μ − 0.1, μ + 0.1) and s ~ N(σ, 0.1). The distribution of every unit thus
 # jumps at every step. The same noise is also added to the net *without* BN ("standard + noise",
-# [S] §2.1). {numref}`fig-ics-noisy-training` compares their training.
+# [S] §2.1). {numref}`fig-ics-noisy-training` compares their training, and
+# {numref}`fig-ics-noisy-distributions` shows how the noise shakes one unit's activations.
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "VGG at learning rate 0.1: standard, BatchNorm, noisy BatchNorm ([S] Algorithm 1) and the standard net with the same noise. Smoothed training batch accuracy (left) and test accuracy (right, evaluated without noise); the dotted line is chance.", "name": "fig-ics-noisy-training"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "VGG at learning rate 0.1: standard, BatchNorm, noisy BatchNorm ([S] Algorithm 1) and the standard net with the same noise. Smoothed training batch accuracy (left) and test accuracy (right, evaluated without noise); the dotted line is chance.", "name": "fig-ics-noisy-training"}, "image": {"alt": "Figure: VGG at learning rate 0.1: standard, BatchNorm, noisy BatchNorm ([S] Algorithm 1) and the standard net with the same noise"}}
 ics_plots.training_curves(runs, [("vgg", m, s.vgg_lrs[0]) for m in ("standard", "bn", "noisy_bn", "standard_noise")]);
 
 # %% tags=["remove-input"]
@@ -138,14 +141,14 @@ if results.is_run(runs[ics.run_key("vgg", "standard", s.vgg_lrs[0])]):
         f"A caveat on S3. [S]'s noise is absolute: the per-unit shift μ alone has a standard deviation of "
         f"{ics.NOISE_STD:.2f}, whatever the scale of the unit it is added to. BN's output has unit variance, "
         f"so there the noise is of the order of the signal; in the standard net (seed 0) it is {ratio:.1f}× the "
-        "typical spread of a unit at the Fig. 2 layers (median over recorded steps). That the noise stops the "
+        "typical spread of a unit at the [S] Fig. 2 layers (median over recorded steps). That the noise stops the "
         "plain net says as much about the noise's size as about BN, so S3 is also judged with the noise's "
         "additive part scaled to each unit's spread over the batch (the `workstation` and `paper` profiles "
         "train that net; the verdict table shows S3 under both readings). S2 is also read on noise-free accuracies "
         "(1,000 training images and the test images after training, noise off): the verdict table shows "
         "all three readings."))
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "[S] Fig. 2, right: distribution of one random activation of VGG layers #2, #9 and #13 (the output layer, which has no BN of its own) during training at learning rate 0.1, for the standard, BatchNorm and noisy-BatchNorm nets. Each panel has its own vertical scale.", "name": "fig-ics-noisy-distributions"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "[S] Fig. 2, right: distribution of one random activation of VGG layers #2, #9 and #13 (the output layer, which has no BN of its own) during training at learning rate 0.1, for the standard, BatchNorm and noisy-BatchNorm nets. Each panel has its own vertical scale.", "name": "fig-ics-noisy-distributions"}, "image": {"alt": "Figure: [S] Fig. 2, right: distribution of one random activation of VGG layers #2, #9 and #13 (the output layer, which has no BN of its own) during training at learning rate 0.1, for the standard, BatchNorm and noisy-BatchNorm nets"}}
 ics_plots.activation_distributions(runs, [("vgg", m, s.vgg_lrs[0]) for m in ("standard", "bn", "noisy_bn")],
                                    s.vgg_fig2_layers);
 
@@ -154,7 +157,7 @@ ics_plots.activation_distributions(runs, [("vgg", m, s.vgg_lrs[0]) for m in ("st
 # batch move between two successive steps (median over the layer's units), the quantity one
 # would call covariate shift in the original sense.
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Change of the activations' mean (top) and variance (bottom) between successive SGD steps, median over the units of VGG layers #2, #9 and #13, for the standard, BatchNorm and noisy-BatchNorm nets at learning rate 0.1 (log scale).", "name": "fig-ics-moment-changes"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Change of the activations' mean (top) and variance (bottom) between successive SGD steps, median over the units of VGG layers #2, #9 and #13, for the standard, BatchNorm and noisy-BatchNorm nets at learning rate 0.1 (log scale).", "name": "fig-ics-moment-changes"}, "image": {"alt": "Figure: Change of the activations' mean (top) and variance (bottom) between successive SGD steps, median over the units of VGG layers #2, #9 and #13, for the standard, BatchNorm and noisy-BatchNorm nets at learning rate 0.1 (log scale)"}}
 ics_plots.moment_changes(runs, ("standard", "bn", "noisy_bn"), s.vgg_lrs[0], s.vgg_fig2_layers);
 
 # %% [markdown]
@@ -173,14 +176,14 @@ display(Markdown(f"At this profile `G` and `G'` are measured every {s.ics_every}
                  f"({s.vgg_steps // s.ics_every} times) and every {s.dln_every} steps of a DLN run "
                  f"({s.dln_steps // s.dln_every} times)."))
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "ICS by Definition 2.1 in the VGG net (seed 0) at [S] Fig. 3a's learning rates 0.1 (top) and 0.01 (bottom; not run at `ci`, where the plain net does not leave chance at lr 0.01 within the budget), without and with BatchNorm: smoothed training accuracy, then ‖G − G'‖₂ (log scale) and cos(G, G') for layers #5 and #10.", "name": "fig-ics-shift"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "ICS by Definition 2.1 in the VGG net (seed 0) at [S] Fig. 3a's learning rates 0.1 (top) and 0.01 (bottom; not run at `ci`, where the plain net does not leave chance at lr 0.01 within the budget), without and with BatchNorm: smoothed training accuracy, then ‖G − G'‖₂ (log scale) and cos(G, G') for layers #5 and #10.", "name": "fig-ics-shift"}, "image": {"alt": "Figure: ICS by Definition 2.1 in the VGG net (seed 0) at [S] Fig. 3a's learning rates 0.1 (top) and 0.01 (bottom; not run at ci, where the plain net does not leave chance at lr 0.01 within the budget), without and with BatchNorm"}}
 ics_plots.ics_panels(runs, "vgg", s.vgg_ics_lrs, s.vgg_ics_layers);
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "ICS by Definition 2.1 in the 25-layer deep linear network (full-batch GD, seed 0, summed loss) at learning rates 1e-6 (top) and 1e-7 (bottom), without and with BatchNorm: training loss, then ‖G − G'‖₂ and cos(G, G') for layers #9 and #17.", "name": "fig-ics-shift-dln"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "ICS by Definition 2.1 in the 25-layer deep linear network (full-batch GD, seed 0, summed loss) at learning rates 1e-6 (top) and 1e-7 (bottom), without and with BatchNorm: training loss, then ‖G − G'‖₂ and cos(G, G') for layers #9 and #17.", "name": "fig-ics-shift-dln"}, "image": {"alt": "Figure: ICS by Definition 2.1 in the 25-layer deep linear network (full-batch GD, seed 0, summed loss) at learning rates 1e-6 (top) and 1e-7 (bottom), without and with BatchNorm"}}
 ics_plots.ics_panels(runs, "dln", s.dln_lrs, s.dln_ics_layers);
 
 # %% [markdown]
-# ## The DLN over seeds and both readings of the loss
+# ## The DLN over seeds, both readings of the loss, and float32
 #
 # One DLN run is not evidence. At lr 1e-6 the DLN trains at the *edge of stability*: the largest
 # Hessian eigenvalue rises until lr · λ_max / 2 ≈ 1, and from there the gradient nearly reverses
@@ -199,7 +202,17 @@ ics_plots.ics_panels(runs, "dln", s.dln_lrs, s.dln_ics_layers);
 # the largest probe step, 30 × lr, was chosen "slightly smaller than the learning rate at which the
 # standard (no BatchNorm) network diverges during training"; the book measures that learning rate
 # (the plain DLN, 10,000 steps, three seeds) and takes the convention whose divergence point lies
-# nearest 30 × lr. {numref}`fig-ics-dln-seeds` shows every seed.
+# nearest 30 × lr.
+#
+# Precision is open too. The book trains the DLN on an exact float64 engine (from the data's
+# moments); [S] trained in TensorFlow, where float32 is the default. At the edge of stability the two
+# precisions part within a few hundred steps of the same seed, so every seed is also trained per
+# sample in float32 (autograd, G and G' both float32) under ½·sum, TensorFlow's `l2_loss`: the
+# setting nearest to [S]'s own code. It is a third reading in the verdict table; the headline stays
+# float64, the exact dynamics of the network [S] describe, since [S] name no precision. A float32
+# run of 10,000 steps costs 15–55 s against the exact engine's 1 s, so `ci` runs this reading only
+# for the landscape page's shorter probed runs (S5–S7); `workstation` and `paper` run it here too.
+# {numref}`fig-ics-dln-seeds` shows every seed under every reading.
 
 # %% tags=["remove-input"]
 from bnopt import dln_seeds, dln_seeds_plots
@@ -218,14 +231,14 @@ display(Markdown(
        "than ours under either reading." if all(max(dln_seeds.divergence_factors(div, c)) <= 30
                                               for c in dln_seeds.CONVENTIONS) else ".")))
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "S4 over seeds: each dot is one seed's median cos(G, G') over its measured steps, at DLN layers #9 and #17, standard against BatchNorm, at [S]'s lr 1e-6 under the ½·sum loss (left) and the summed loss (right); black bars are the medians over seeds. The grey band is the book's 'nearly uncorrelated', |cos| < 0.5.", "name": "fig-ics-dln-seeds"}}
-dln_seeds_plots.ics_seeds_figure(study, ds.ics_layers, ds.conventions);
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "S4 over seeds: each dot is one seed's median cos(G, G') over its measured steps, at DLN layers #9 and #17, standard against BatchNorm, at [S]'s lr 1e-6 under the ½·sum loss (left), the summed loss and, where the profile runs it, ½·sum trained per sample in float32 (right); black bars are the medians over seeds. The grey band is the book's 'nearly uncorrelated', |cos| < 0.5.", "name": "fig-ics-dln-seeds"}, "image": {"alt": "Figure: S4 over seeds: each dot is one seed's median cos(G, G') over its measured steps, at DLN layers #9 and #17, standard against BatchNorm, at [S]'s lr 1e-6 under the ½·sum loss (left), the summed loss (middle) and ½·sum trained per sample in float32 (right"}}
+dln_seeds_plots.ics_seeds_figure(study, ds.ics_layers, dln_seeds.ics_readings(ds));
 
 # %% [markdown]
 # {numref}`fig-ics-dln-distributions` is [S] Fig. 8: the activation distributions of the DLN.
 # Its layers are linear, so without BN nothing bounds how far an activation's scale drifts.
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Distribution of one random activation of DLN layers #5, #13 and #21 during full-batch GD at learning rate 1e-6, without (left) and with (right) BatchNorm. Each panel has its own vertical scale.", "name": "fig-ics-dln-distributions"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Distribution of one random activation of DLN layers #5, #13 and #21 during full-batch GD at learning rate 1e-6, without (left) and with (right) BatchNorm. Each panel has its own vertical scale.", "name": "fig-ics-dln-distributions"}, "image": {"alt": "Figure: Distribution of one random activation of DLN layers #5, #13 and #21 during full-batch GD at learning rate 1e-6, without (left) and with (right) BatchNorm"}}
 ics_plots.activation_distributions(runs, [("dln", m, s.dln_lrs[0]) for m in ("standard", "bn")],
                                    s.dln_fig8_layers, width=7.0);
 
@@ -238,9 +251,7 @@ ics_plots.activation_distributions(runs, [("dln", m, s.dln_lrs[0]) for m in ("st
 # verdict says "not testable at this scale".
 
 # %% tags=["remove-input"]
-verdicts = ics.verdicts(runs, profile)
-book.show_table([{"claim": f"{v.claim_id}: {claims.claim(v.claim_id).statement}", "verdict": v.verdict,
-                  "numbers": v.as_row()["numbers"], "how judged": v.as_row()["detail"]} for v in verdicts])
+book.show_verdicts(page_verdicts)
 
 # %% [markdown]
 # ## What this shows

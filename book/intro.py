@@ -51,7 +51,7 @@ settings = profiles.settings("intro", profile)
 # same step size $\varepsilon = 2.5/\lambda_{\max}$ for $w$, beyond GD's stability threshold
 # $2/\lambda_{\max}$. {numref}`fig-intro-demo` is computed live by `bnopt.intro.demo`.
 
-# %% tags=["remove-input"] mystnb={"figure": {"caption": "Loss of GD and BNGD on a 2-D least-squares problem ($\\kappa = 20$) with step size $\\varepsilon = 2.5/\\lambda_{\\max}$ for the weights, above GD's threshold $2/\\lambda_{\\max}$; BNGD uses $\\varepsilon_a = 1$, $a_0 = 1$. GD's loss grows geometrically; BNGD converges because its effective step adapts.", "name": "fig-intro-demo"}}
+# %% tags=["remove-input"] mystnb={"figure": {"caption": "Loss of GD and BNGD on a 2-D least-squares problem ($\\kappa = 20$) with step size $\\varepsilon = 2.5/\\lambda_{\\max}$ for the weights, above GD's threshold $2/\\lambda_{\\max}$; BNGD uses $\\varepsilon_a = 1$, $a_0 = 1$. GD's loss grows geometrically; BNGD converges because its effective step adapts.", "name": "fig-intro-demo"}, "image": {"alt": "Figure: Loss of GD and BNGD on a 2-D least-squares problem (κ = 20) with step size ε = 2.5/λ_max for the weights, above GD's threshold 2/λ_max"}}
 res = intro.demo(settings)
 fig = intro.plot_demo(res)
 
@@ -69,7 +69,7 @@ display(Markdown(
 # build's results. In one line:
 
 # %% tags=["remove-input"]
-display(Markdown("**" + claims.summary(claims.ledger(profile), profile) + "**"))
+display(Markdown("**" + claims.summary(claims.ledger(profile), profile) + "** " + claims.scale_caveat(profile)))
 
 # %% [markdown]
 # ## How to read this book

@@ -17,7 +17,7 @@
 # Having argued that BatchNorm does not work by reducing internal covariate shift,
 # {cite:t}`santurkar2018` (§3–4) propose what it does instead: it makes the loss landscape
 # smoother, so that the gradient stays a good guide over longer steps. This page reruns their
-# measurements of that smoothness (Fig. 4, 9, 10), their l_p-normalisation variants (Fig. 11–14),
+# measurements of that smoothness ([S] Fig. 4, 9, 10), their l_p-normalisation variants ([S] Fig. 11–14),
 # checks their two theorems numerically on live networks, and adds one measurement the paper does
 # not make: the largest eigenvalue of the Hessian, the curvature that decides whether gradient
 # descent at a given step size is stable.
@@ -25,21 +25,23 @@
 # %% tags=["parameters"]
 profile = "ci"
 
-# %% tags=["remove-input"]
-from bnopt import book
-
-book.page_header("landscape", profile)
-
 # %% tags=["hide-input"]
 from IPython.display import Markdown, display
 
-from bnopt import ics, landscape, landscape_plots, plots, profiles, results
+from bnopt import book, ics, landscape, landscape_plots, plots, profiles, results
 
 plots.use_style()
 s = profiles.settings("landscape", profile)
 runs = landscape.run_all(profile)
+page_verdicts = landscape.verdicts(runs, profile)
+book.show_summary(page_verdicts, profile)
 vgg_ran = all(results.is_run(r) for k, r in runs.items() if k.startswith("vgg-"))
 display(Markdown(book.data_line(runs, "vgg-", "VGG") + " DLN data: synthetic (Gaussian `x`, targets `A x`)."))
+
+# %% tags=["remove-input"]
+from bnopt import book
+
+book.page_header("landscape", profile)
 
 # %% [markdown]
 # ## What is measured
@@ -85,7 +87,7 @@ display(Markdown(f"At this profile the VGG nets are probed every {s.vgg_probe_ev
 # {numref}`fig-landscape-vgg` is [S] Fig. 4 and {numref}`fig-landscape-dln` is [S] Fig. 9: the
 # three measures over training, without and with BatchNorm.
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "[S] Fig. 4: the VGG net without (standard) and with BatchNorm. Left: band between the smallest and largest loss on the batch at x − ηg over the probed step sizes η ∈ [0.5, 4] × lr. Middle: band of the gradient change ‖∇L(x) − ∇L(x − ηg)‖ over the same step sizes (log scale). Right: effective β-smoothness, the largest gradient change per unit distance (log scale). A cross marks a probe whose loss was not finite.", "name": "fig-landscape-vgg"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "[S] Fig. 4: the VGG net without (standard) and with BatchNorm. Left: band between the smallest and largest loss on the batch at x − ηg over the probed step sizes η ∈ [0.5, 4] × lr. Middle: band of the gradient change ‖∇L(x) − ∇L(x − ηg)‖ over the same step sizes (log scale). Right: effective β-smoothness, the largest gradient change per unit distance (log scale). A cross marks a probe whose loss was not finite.", "name": "fig-landscape-vgg"}, "image": {"alt": "Figure: [S] Fig. 4: the VGG net without (standard) and with BatchNorm"}}
 landscape_plots.landscape_figure(runs, "vgg");
 
 # %% tags=["remove-input"]
@@ -113,10 +115,10 @@ else:
            else ".")
         + " {numref}`fig-landscape-vgg-seeds` shows each seed's ratio."))
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "S5–S7 on the VGG over seeds: each dot is one seed's ratio of the standard net's median to the BN net's (loss-band width, largest gradient change in the first 10 % of training, effective β-smoothness); hollow dots are seeds the 40 % training-accuracy bar leaves out; black bars are the medians. Above the dashed line (1.5) BatchNorm is smoother by the book's bar; below the dotted line (1) it is rougher.", "name": "fig-landscape-vgg-seeds"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "S5–S7 on the VGG over seeds: each dot is one seed's ratio of the standard net's median to the BN net's (loss-band width, largest gradient change in the first 10 % of training, effective β-smoothness); hollow dots are seeds the 40 % training-accuracy bar leaves out; black bars are the medians. Above the dashed line (1.5) BatchNorm is smoother by the book's bar; below the dotted line (1) it is rougher.", "name": "fig-landscape-vgg-seeds"}, "image": {"alt": "Figure: S5–S7 on the VGG over seeds: each dot is one seed's ratio of the standard net's median to the BN net's (loss-band width, largest gradient change in the first 10 % of training, effective β-smoothness)"}}
 vgg_seeds_plots.smoothness_seeds_figure(runs);
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "[S] Fig. 9: the same three measures for the 25-layer deep linear network trained by full-batch gradient descent, step sizes η ∈ [0.01, 30] × lr (all panels log scale).", "name": "fig-landscape-dln"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "[S] Fig. 9: the same three measures for the 25-layer deep linear network trained by full-batch gradient descent, step sizes η ∈ [0.01, 30] × lr (all panels log scale).", "name": "fig-landscape-dln"}, "image": {"alt": "Figure: [S] Fig. 9: the same three measures for the 25-layer deep linear network trained by full-batch gradient descent, step sizes η ∈ [0.01, 30] × lr (all panels log scale)"}}
 landscape_plots.landscape_figure(runs, "dln");
 
 # %% tags=["remove-input"]
@@ -128,46 +130,49 @@ display(Markdown(
     + ". Runs that keep rising and falling sit at the edge of stability, where rounding differences "
     "grow: the same run computed by float32 backpropagation and by the float64 moment formulas can "
     "follow visibly different paths, so the DLN medians behind S5–S7 carry that uncertainty (the "
-    "package's tests check that both computations agree in float64 over short runs)."))
+    "package's tests check that both computations agree in float64 over short runs); the float32 reading "
+    "below measures what it does to the verdicts."))
 
 # %% [markdown]
-# ## The DLN over seeds, both readings of the loss, and the edge of stability
+# ## The DLN over seeds, the readings of the loss and precision, and the edge of stability
 #
 # The DLN comparison above is one seed at the edge of stability, where one run's medians are
 # fragile. The verdicts of S5–S7 therefore judge the DLN over 10 seeds (data, A and initial
 # weights drawn from each), with the probes of this page, under both readings of [S]'s loss (the
-# ½·sum of TensorFlow's `l2_loss` and the plain sum; the ICS page explains the choice of headline
-# reading): {numref}`fig-landscape-dln-seeds` shows each seed's standard / BN ratio. A seed counts
+# ½·sum of TensorFlow's `l2_loss` and the plain sum) and, under ½·sum, trained per sample in float32
+# as TensorFlow would (the ICS page explains the readings and the choice of headline):
+# {numref}`fig-landscape-dln-seeds` shows each seed's standard / BN ratio. A seed counts
 # for the claim when its ratio exceeds 1.5, and the book's rule for seeds (`claims.seed_verdict`)
 # turns the seeds into a verdict. {numref}`fig-landscape-edge` shows the edge-of-stability
 # diagnostics behind the choice to judge over seeds; the numbers under it are read off the same runs.
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "S5–S7 over seeds: each dot is one DLN seed's ratio of the standard net's median to the BN net's (loss-band width, largest gradient change in the first 10 % of training, effective β-smoothness), under the ½·sum loss (left) and the summed loss (right); hollow dots are seeds that are not testable (a net did not train); black bars are the medians over seeds. Above the dashed line (1.5) BatchNorm is smoother by the book's bar; below the dotted line (1) it is rougher.", "name": "fig-landscape-dln-seeds"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "S5–S7 over seeds: each dot is one DLN seed's ratio of the standard net's median to the BN net's (loss-band width, largest gradient change in the first 10 % of training, effective β-smoothness), under the ½·sum loss (left), the summed loss (middle) and ½·sum trained per sample in float32 (right); hollow dots are seeds that are not testable (a net did not train); black bars are the medians over seeds. Above the dashed line (1.5) BatchNorm is smoother by the book's bar; below the dotted line (1) it is rougher.", "name": "fig-landscape-dln-seeds"}, "image": {"alt": "Figure: S5–S7 over seeds: each dot is one DLN seed's ratio of the standard net's median to the BN net's (loss-band width, largest gradient change in the first 10 % of training, effective β-smoothness), under the ½·sum loss (left), the summed loss (middle) and "}}
 from bnopt import dln_seeds, dln_seeds_plots
 
 ds = profiles.settings("dln_seeds", profile)
 study = dln_seeds.study(runs)
-dln_seeds_plots.smoothness_seeds_figure(study, ds.conventions);
+dln_seeds_plots.smoothness_seeds_figure(study, dln_seeds.readings(ds));
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "The DLN at the edge of stability, every seed. Left: lr · λ_max / 2 of the training loss along training (λ_max by Lanczos, BN in training mode), standard and BatchNorm, ½·sum (solid) and sum (dashed); at 1 a gradient step on a quadratic with that curvature neither shrinks nor grows. Middle: the share of measured step pairs in which the whole gradient reverses direction, cos(G_t, G_t+1) < 0 (10,000 steps of the ICS page's runs). Right: the learning rate, in units of [S]'s 1e-6, at which the plain DLN diverges within 10,000 steps, against the 30 × lr that [S] App. A.2.2 calls slightly smaller than it.", "name": "fig-landscape-edge"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "The DLN at the edge of stability, every seed. Left: lr · λ_max / 2 of the training loss along training (λ_max by Lanczos, BN in training mode), standard and BatchNorm, ½·sum (solid), sum (dashed) and ½·sum in float32 (dotted); at 1 a gradient step on a quadratic with that curvature neither shrinks nor grows. Middle: the share of measured step pairs in which the whole gradient reverses direction, cos(G_t, G_t+1) < 0 (10,000 steps of the ICS page's runs). Right: the learning rate, in units of [S]'s 1e-6, at which the plain DLN diverges within 10,000 steps (float64, per loss convention), against the 30 × lr that [S] App. A.2.2 calls slightly smaller than it.", "name": "fig-landscape-edge"}, "image": {"alt": "Figure: The DLN at the edge of stability, every seed"}}
 ics_study = dln_seeds.ics_runs(profile)
-dln_seeds_plots.edge_figure(study, ics_study, study["divergence"], ds.conventions);
+dln_seeds_plots.edge_figure(study, ics_study, study["divergence"], dln_seeds.readings(ds));
 
 # %% tags=["remove-input"]
 book.show_table([{"loss": dln_seeds.LABELS[c], "net": plots.METHOD_STYLE[m]["label"],
                   "median lr · λ_max / 2 (last half of training)": dln_seeds.nan_median(
                       dln_seeds.late_half(dln_seeds.edge_of_stability(study, c, n))),
-                  "median share of reversing step pairs": dln_seeds.nan_median(dln_seeds.flip_share(ics_study, c, m)),
+                  "median share of reversing step pairs": dln_seeds.nan_median(dln_seeds.flip_share(ics_study, c, m))
+                  if c in dln_seeds.ics_readings(ds) else "no ICS runs at this profile",
                   "plain DLN diverges at lr ×": ", ".join(f"{f:g}" for f in dln_seeds.divergence_factors(
-                      study["divergence"], c)) if m == "standard" else ""}
-                 for c in ds.conventions for n, m in (("none", "standard"), ("bn", "bn"))])
+                      study["divergence"], c)) if m == "standard" and dln_seeds.engine_of(c) == "moments" else ""}
+                 for c in dln_seeds.readings(ds) for n, m in (("none", "standard"), ("bn", "bn"))])
 
 # %% [markdown]
 # [S] Fig. 10 shows the gradient change against the step size at an early and a late step;
 # {numref}`fig-landscape-predictiveness-eta` does the same, at the probe nearest to the paper's step
 # 100 of 15,000 (scaled to this profile's run length) and at the last probe.
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "[S] Fig. 10: gradient change ‖∇L(x) − ∇L(x − ηg)‖ against the step size η, early in training (dashed) and at the last probe (solid), without and with BatchNorm; VGG left, DLN right (log–log).", "name": "fig-landscape-predictiveness-eta"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "[S] Fig. 10: gradient change ‖∇L(x) − ∇L(x − ηg)‖ against the step size η, early in training (dashed) and at the last probe (solid), without and with BatchNorm; VGG left, DLN right (log–log).", "name": "fig-landscape-predictiveness-eta"}, "image": {"alt": "Figure: [S] Fig. 10: gradient change ‖∇L(x) − ∇L(x − ηg)‖ against the step size η, early in training (dashed) and at the last probe (solid), without and with BatchNorm"}}
 landscape_plots.predictiveness_vs_eta_figure(runs);
 
 # %% [markdown]
@@ -175,7 +180,7 @@ landscape_plots.predictiveness_vs_eta_figure(runs);
 # direction $d$ is Gaussian, rescaled to $\|d\| = \|g\|$, drawn afresh at every probe from a seeded
 # private generator ({numref}`fig-landscape-random`).
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "The probes along a random direction d with ‖d‖ = ‖g‖ instead of the gradient: band of the gradient change (left) and effective β-smoothness (right), standard against BatchNorm; VGG top, DLN bottom (log scale).", "name": "fig-landscape-random"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "The probes along a random direction d with ‖d‖ = ‖g‖ instead of the gradient: band of the gradient change (left) and effective β-smoothness (right), standard against BatchNorm; one row per net the profile probes this way (VGG, then DLN; the figure names a net left out); log scale.", "name": "fig-landscape-random"}, "image": {"alt": "Figure: The probes along a random direction d with ‖d‖ = ‖g‖ instead of the gradient"}}
 landscape_plots.random_direction_figure(runs);
 
 # %% [markdown]
@@ -192,25 +197,27 @@ landscape_plots.random_direction_figure(runs);
 # outputs much smaller than BN's (each unit is divided by its largest value over the batch), so S8
 # is also judged with the l∞ nets started at γ matched to BN's output scale (std 1 per unit on a
 # training batch, `bnopt.norms.match_output_scale`); the verdict table gives S8 under both readings.
+# {numref}`fig-landscape-lp-smoothness-vgg` ([S] Fig. 11b–d) and {numref}`fig-landscape-lp-smoothness-dln`
+# ([S] Fig. 12) show the three smoothness measures of every normalisation, VGG and DLN.
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "[S] Fig. 11a and 13: training loss of the standard, BatchNorm, l1-, l2- and l∞-normalised nets (VGG: running mean over 10 steps; DLN: exact full-batch loss; log scale) and the VGG nets' test accuracy.", "name": "fig-landscape-lp-training"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "[S] Fig. 11a and 13: training loss of the standard, BatchNorm, l1-, l2- and l∞-normalised nets (VGG: running mean over 10 steps; DLN: exact full-batch loss; log scale) and the VGG nets' test accuracy.", "name": "fig-landscape-lp-training"}, "image": {"alt": "Figure: [S] Fig. 11a and 13: training loss of the standard, BatchNorm, l1-, l2- and l∞-normalised nets (VGG: running mean over 10 steps; DLN: exact full-batch loss; log scale) and the VGG nets' test accuracy"}}
 landscape_plots.training_figure(runs);
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "[S] Fig. 11b–d: loss band, gradient-change band and effective β-smoothness along the gradient of the VGG nets with every normalisation.", "name": "fig-landscape-lp-smoothness-vgg"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "[S] Fig. 11b–d: loss band, gradient-change band and effective β-smoothness along the gradient of the VGG nets with every normalisation.", "name": "fig-landscape-lp-smoothness-vgg"}, "image": {"alt": "Figure: [S] Fig. 11b–d: loss band, gradient-change band and effective β-smoothness along the gradient of the VGG nets with every normalisation"}}
 landscape_plots.landscape_figure(runs, "vgg", landscape.NORM_ORDER);
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "[S] Fig. 12: the same for the deep linear networks.", "name": "fig-landscape-lp-smoothness-dln"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "[S] Fig. 12: the same for the deep linear networks.", "name": "fig-landscape-lp-smoothness-dln"}, "image": {"alt": "Figure: [S] Fig. 12: the same for the deep linear networks"}}
 landscape_plots.landscape_figure(runs, "dln", landscape.NORM_ORDER);
 
 # %% [markdown]
 # [S] Fig. 14 shows that the l_p-normalised nets' activation distributions move *more* during
 # training than the unnormalised net's, although they train better: distributional stability is
 # not what helps. {numref}`fig-landscape-lp-activations` shows the distribution over the batch of
-# one random unit of two VGG layers ([S] do not name theirs; these are Fig. 1's layers), taken
+# one random unit of two VGG layers ([S] do not name theirs; these are [S] Fig. 1's layers), taken
 # where the ICS page takes it: the normalisation's output, before the ReLU (the layer's output in
 # the standard net).
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "[S] Fig. 14: distribution over the batch (× height × width) of one random unit of VGG layers during training, for each normalisation: 5–95 % and 15–85 % quantile bands and the median.", "name": "fig-landscape-lp-activations"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "[S] Fig. 14: distribution over the batch (× height × width) of one random unit of VGG layers during training, for each normalisation: 5–95 % and 15–85 % quantile bands and the median.", "name": "fig-landscape-lp-activations"}, "image": {"alt": "Figure: [S] Fig. 14: distribution over the batch (× height × width) of one random unit of VGG layers during training, for each normalisation"}}
 landscape_plots.activations_figure(runs, layers=s.act_layers);
 
 # %% [markdown]
@@ -237,7 +244,7 @@ landscape_plots.activations_figure(runs, layers=s.act_layers);
 # with that layer's ε = 0 ("exact BN", the theorems' BN) and once on the net as trained (float32,
 # ε = 10⁻⁵). {numref}`fig-landscape-theorems` shows the relative gaps.
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Theorems 4.1 (left) and 4.2 (middle) on live BatchNorm nets during training: largest relative gap |lhs − rhs| / max(|lhs|, |rhs|) over the checked units, for exact BN (float64, ε = 0; solid) and the net as trained (float32, ε = 1e-5; dashed), VGG and DLN. Right: left against right-hand side for exact BN (Thm 4.2 in absolute value: its quadratic forms can be negative).", "name": "fig-landscape-theorems"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Theorems 4.1 (left) and 4.2 (middle) on live BatchNorm nets during training: largest relative gap |lhs − rhs| / max(|lhs|, |rhs|) over the checked units, for exact BN (float64, ε = 0; solid) and the net as trained (float32, ε = 1e-5; dashed), VGG and DLN. Right: left against right-hand side for exact BN (Thm 4.2 in absolute value: its quadratic forms can be negative).", "name": "fig-landscape-theorems"}, "image": {"alt": "Figure: Theorems 4.1 (left) and 4.2 (middle) on live BatchNorm nets during training"}}
 landscape_plots.theorems_figure(runs);
 
 # %% tags=["remove-input"]
@@ -285,7 +292,7 @@ book.show_table([{"net": k, **{n: f"{v:.3g}" for n, v in landscape.bn_gradient_e
 # the Hessian of a different function, BN with running statistics, not the landscape training
 # descends. The package's Lanczos is tested on quadratics with known spectra.)
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Largest Hessian eigenvalue λ_max of the training-batch loss (BN in training mode; dots) and the effective β-smoothness of the probes (dotted), standard against BatchNorm, with the stability threshold 2/lr (dashed); VGG left, DLN right (log scale).", "name": "fig-landscape-sharpness"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Largest Hessian eigenvalue λ_max of the training-batch loss (BN in training mode; dots) and the effective β-smoothness of the probes (dotted), standard against BatchNorm, with the stability threshold 2/lr (dashed); VGG left, DLN right (log scale).", "name": "fig-landscape-sharpness"}, "image": {"alt": "Figure: Largest Hessian eigenvalue λ_max of the training-batch loss (BN in training mode; dots) and the effective β-smoothness of the probes (dotted), standard against BatchNorm, with the stability threshold 2/lr (dashed)"}}
 landscape_plots.sharpness_figure(runs);
 
 # %% tags=["remove-input"]
@@ -324,5 +331,4 @@ book.show_table(rows)
 # not, *mixed* when they disagree; a half that is not testable is named and left out.
 
 # %% tags=["hide-input"]
-verdicts = landscape.verdicts(runs, profile)
-book.show_table([v.as_row() for v in verdicts])
+book.show_verdicts(page_verdicts)

@@ -15,7 +15,7 @@
 # # Learning-rate sweeps on deep nets
 #
 # {cite:t}`cai2019` end their analysis of BatchNorm on least squares with a check on real networks
-# (their §4.2, Fig. 3): how good is the loss after one epoch of SGD, as a function of the learning
+# ([C] §4.2, Fig. 3): how good is the loss after one epoch of SGD, as a function of the learning
 # rate, for plain gradient descent (GD), for BatchNorm gradient descent with one learning rate for
 # everything (BNGD), and for BNGD where the BatchNorm parameters γ, β get their own learning rate
 # `lr_a`? Their least-squares theory says BNGD converges for *any* weight learning rate as long as
@@ -46,21 +46,23 @@
 # %% tags=["parameters"]
 profile = "ci"
 
-# %% tags=["remove-input"]
-from bnopt import book
-
-book.page_header("sweeps", profile)
-
 # %% tags=["hide-input"]
 from IPython.display import Markdown, display
 
-from bnopt import plots, profiles, sweeps, sweeps_plots
+from bnopt import book, plots, profiles, sweeps, sweeps_plots
 
 plots.use_style()
 settings = profiles.settings("sweeps", profile)
 panels = sweeps.run_all(profile)
+page_verdicts = sweeps.verdicts(panels, profile)
+book.show_summary(page_verdicts, profile)
 display(Markdown("Data per panel: " + "; ".join(f"{name}: {res.dataset or sweeps.NOT_RUN}"
                                                 for name, res in panels.items()) + "."))
+
+# %% tags=["remove-input"]
+from bnopt import book
+
+book.page_header("sweeps", profile)
 
 # %% [markdown]
 # Each run is one seed (initial weights *and* minibatch order) at one learning rate. All runs of
@@ -77,7 +79,7 @@ display(Markdown("Data per panel: " + "; ".join(f"{name}: {res.dataset or sweeps
 # %% [markdown]
 # {numref}`fig-sweeps-loss` is [C] Fig. 3 at this build's scale.
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Training loss at the end of epoch 1 against the learning rate of the weights (log axes), for GD, BNGD with one shared learning rate, and BNGD with a separate learning rate lr_a for the BatchNorm parameters ([C] Fig. 3). Left to right: MNIST with the one-layer net, Fashion-MNIST with the 2-conv net, CIFAR-10 with the 2-conv-3-FC net. Lines: mean over seeds; bands: minimum to maximum over seeds; dotted grey line: the chance-level loss (a learning rate is stable where the curve ends below it); crosses above the curves: learning rates at which at least one seed diverged (one row of crosses per method). A panel whose dataset is absent on the machine that built this page says so and shows no data.", "name": "fig-sweeps-loss"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Training loss at the end of epoch 1 against the learning rate of the weights (log axes), for GD, BNGD with one shared learning rate, and BNGD with a separate learning rate lr_a for the BatchNorm parameters ([C] Fig. 3). Left to right: MNIST with the one-layer net, Fashion-MNIST with the 2-conv net, CIFAR-10 with the 2-conv-3-FC net. Lines: mean over seeds; bands: minimum to maximum over seeds; dotted grey line: the chance-level loss (a learning rate is stable where the curve ends below it); crosses above the curves: learning rates at which at least one seed diverged (one row of crosses per method). A panel whose dataset is absent on the machine that built this page says so and shows no data.", "name": "fig-sweeps-loss"}, "image": {"alt": "Figure: Training loss at the end of epoch 1 against the learning rate of the weights (log axes), for GD, BNGD with one shared learning rate, and BNGD with a separate learning rate lr_a for the BatchNorm parameters ([C] Fig. 3)"}}
 fig = sweeps_plots.plot_sweeps(panels)
 
 # %% [markdown]
@@ -138,7 +140,7 @@ book.show_table(sweeps.width_table(panels))
 # Beside each verdict, the table quotes what [C] report for the claim.
 
 # %% tags=["remove-input"]
-book.show_table(sweeps.verdict_table(panels, profile))
+book.show_verdicts(page_verdicts)
 
 # %% [markdown]
 # At the `ci` profile MNIST and CIFAR-10 get a full epoch (600 and 500 steps). The end-of-epoch

@@ -33,31 +33,33 @@
 # Part (1) needs nothing of least squares: it holds for any loss whenever every weight feeds a
 # BatchNorm (Lemma A.9). In a real network the BatchNorm denominator is
 # $\sqrt{\sigma^2 + \epsilon}$ with a small $\epsilon$, which bends the law for small weights; that
-# is what the paper's Fig. 2 shows. This page checks the law exactly on least squares and in
-# network (2) with $\epsilon = 0$, and redraws Fig. 2 with the paper's $\epsilon = 10^{-3}$.
+# is what [C] Fig. 2 shows. This page checks the law exactly on least squares and in
+# network (2) with $\epsilon = 0$, and redraws [C] Fig. 2 with the paper's $\epsilon = 10^{-3}$.
 
 # %% tags=["parameters"]
 profile = "ci"
-
-# %% tags=["remove-input"]
-from bnopt import book
-
-book.page_header("scaling", profile)
 
 # %% tags=["hide-input"]
 import matplotlib.pyplot as plt
 import numpy as np
 
-from bnopt import plots, profiles, results, scaling_deep
+from bnopt import book, plots, profiles, results, scaling_deep
 
 plots.use_style()
 settings = profiles.settings("scaling", profile)
 res = scaling_deep.run_all(profile)
+page_verdicts = scaling_deep.verdicts(res, profile)
+book.show_summary(page_verdicts, profile)
 ols_check, sweep, check = res["ols_exact"], res["deep_sweep"], res["deep_equivalence"]
 deep_ran = results.is_run(sweep) and results.is_run(check)
 from IPython.display import Markdown, display
 
 display(Markdown(book.data_line(res, "deep_", "Network (2)")))
+
+# %% tags=["remove-input"]
+from bnopt import book
+
+book.page_header("scaling", profile)
 
 # %% [markdown]
 # ## Least squares: the law holds to machine precision
@@ -83,7 +85,7 @@ display(Markdown(
     f"r ∈ {{{listed(cfg.rs)}}}, μ ∈ {{{listed(cfg.mus)}}}, γ ∈ {{{listed(cfg.gammas)}}}, "
     f"{cfg.rotations} random Q per (μ, γ)."))
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "BNGD on least squares: relative difference between the iterates of an equivalent configuration and the mapped iterates of the original, over the iterations. Left: w₀ → r w₀, ε → r² ε (Prop. 3.2(2)). Right: H → μ QHQᵀ, u → (γ/√μ) Qu, a₀ → γ a₀, w₀ → γ Q w₀, for every μ, γ and three random Q (Prop. 3.2(1)). Grey: how far a one-ulp change of w₀ alone moves the run; the equivalent runs stay inside it (powers of two, r = 0.5 and −2, agree bit for bit and are drawn at 1e-17), the dashed misreadings do not.", "name": "fig-scaling-ols"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "BNGD on least squares: relative difference between the iterates of an equivalent configuration and the mapped iterates of the original, over the iterations. Left: w₀ → r w₀, ε → r² ε (Prop. 3.2(2)). Right: H → μ QHQᵀ, u → (γ/√μ) Qu, a₀ → γ a₀, w₀ → γ Q w₀, for every μ, γ and three random Q (Prop. 3.2(1)). Grey: how far a one-ulp change of w₀ alone moves the run; the equivalent runs stay inside it (powers of two, r = 0.5 and −2, agree bit for bit and are drawn at 1e-17), the dashed misreadings do not.", "name": "fig-scaling-ols"}, "image": {"alt": "Figure: BNGD on least squares: relative difference between the iterates of an equivalent configuration and the mapped iterates of the original, over the iterations"}}
 fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.6), sharey=True)
 scaling_deep.plot_ols_check(axes, ols_check)
 
@@ -102,7 +104,7 @@ scaling_deep.plot_ols_check(axes, ols_check)
 # parameters $\gamma, \beta$ keep their own rate `lr_a` and are not scaled, as $\varepsilon_a$ in
 # Prop. 3.2), and compare the minibatch losses step by step ({numref}`fig-scaling-deep-check`).
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Network (2) on MNIST, float64: relative difference between the minibatch losses of the runs (r·w₀, r²·ℓ) and (w₀, ℓ), largest over the learning rates ℓ, at every SGD step. Solid: ε = 0, rounding level. Dashed: ε = 1e-3, where the law does not hold.", "name": "fig-scaling-deep-check"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Network (2) on MNIST, float64: relative difference between the minibatch losses of the runs (r·w₀, r²·ℓ) and (w₀, ℓ), largest over the learning rates ℓ, at every SGD step. Solid: ε = 0, rounding level. Dashed: ε = 1e-3, where the law does not hold.", "name": "fig-scaling-deep-check"}, "image": {"alt": "Figure: Network (2) on MNIST, float64: relative difference between the minibatch losses of the runs (r·w₀, r²·ℓ) and (w₀, ℓ), largest over the learning rates ℓ, at every SGD step"}}
 fig, ax = plt.subplots(figsize=(6.4, 4.0))
 scaling_deep.plot_equivalence(ax, check)
 
@@ -128,12 +130,14 @@ book.show_table([{"ε": f"{e:g}", "r": f"{r:g}",
 # (right panels) the curves must coincide, while against lr itself (left panels) they are copies
 # shifted by $\eta^2$. The paper gives neither its $\eta$ values nor its grid; ours are in the
 # settings above, and `lr_a` is fixed at the profile's value.
+# {numref}`fig-scaling-deep-paper-eps` is the sweep with the paper's $\epsilon = 10^{-3}$ and
+# {numref}`fig-scaling-deep-zero-eps` the same sweep with $\epsilon = 0$.
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "[C] Fig. 2 with the paper's ε = 1e-3: training loss after one epoch of network (2) on MNIST against the learning rate (left) and against lr/η² (right), one curve per η. Large η coincide; small η are shifted to larger learning rates.", "name": "fig-scaling-deep-paper-eps"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "[C] Fig. 2 with the paper's ε = 1e-3: training loss after one epoch of network (2) on MNIST against the learning rate (left) and against lr/η² (right), one curve per η. Large η coincide; small η are shifted to larger learning rates.", "name": "fig-scaling-deep-paper-eps"}, "image": {"alt": "Figure: [C] Fig. 2 with the paper's ε = 1e-3: training loss after one epoch of network (2) on MNIST against the learning rate (left) and against lr/η² (right), one curve per η"}}
 fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.6), sharey=True)
 scaling_deep.plot_sweep(axes, sweep, int(np.argmax(sweep["bn_eps"])) if deep_ran else 0)
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "The same sweep with ε = 0: against lr/η² (right) every η gives the same curve, up to float32 rounding.", "name": "fig-scaling-deep-zero-eps"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "The same sweep with ε = 0: against lr/η² (right) every η gives the same curve, up to float32 rounding.", "name": "fig-scaling-deep-zero-eps"}, "image": {"alt": "Figure: The same sweep with ε = 0: against lr/η² (right) every η gives the same curve, up to float32 rounding"}}
 fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.6), sharey=True)
 scaling_deep.plot_sweep(axes, sweep, int(np.argmin(sweep["bn_eps"])) if deep_ran else 0)
 
@@ -159,5 +163,4 @@ book.show_table(scaling_deep.strength_rows(sweep))
 # ## Verdicts
 
 # %% tags=["hide-input"]
-verdicts = scaling_deep.verdicts(res, profile)
-book.show_table([v.as_row() for v in verdicts])
+book.show_verdicts(page_verdicts)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from bnopt import claims, results
+from bnopt import book, claims, results
 
 
 def test_verdict_rejects_unknown_words() -> None:
@@ -90,7 +90,7 @@ def test_ledger_judges_stored_results(monkeypatch: pytest.MonkeyPatch) -> None:
     assert runs == [1]
     line = claims.summary(rows, "ci")
     assert line.startswith("1 of 21 claims reproduced at the `ci` profile")
-    table = claims.ledger_table(rows)
+    table = book.ledger_table(rows)
     assert table[10]["evidence"] == "{numref}`fig-ols-loss`"
 
 

@@ -36,6 +36,42 @@ def test_half_sum_loss_at_lr_is_the_summed_loss_at_half_the_lr() -> None:
         dln_seeds.lr_of(dln_seeds.profiles.settings("dln_seeds", "ci"), "mean")
 
 
+def test_readings_are_the_conventions_then_their_float32_runs() -> None:
+    ci = dln_seeds.profiles.settings("dln_seeds", "ci")
+    assert dln_seeds.readings(ci) == ("half_sum", "sum", "half_sum_float32")
+    assert dln_seeds.convention_of("half_sum_float32") == "half_sum"
+    assert (dln_seeds.engine_of("sum"), dln_seeds.engine_of("half_sum_float32")) == ("moments", "autograd")
+    assert dln_seeds.lr_of(ci, "half_sum_float32") == dln_seeds.lr_of(ci, "half_sum") == 0.5e-6
+    assert dln_seeds.short_label("half_sum_float32") == "½·sum f32" and dln_seeds.short_label("sum") == "sum"
+    with pytest.raises(ValueError, match="unknown loss convention 'mean' .reading 'mean_float32'"):
+        dln_seeds.engine_of("mean_float32")
+    with pytest.raises(ValueError, match="names conventions, not readings"):
+        dln_seeds.readings(dln_seeds.replace(ci, float32_conventions=("sum_float32",)))
+
+
+def test_the_float32_reading_trains_the_same_seed_per_sample_in_float32() -> None:
+    """Same lr, data and initial weights as its float64 reading; engine autograd, every other setting equal."""
+    ics_specs, land = dln_seeds.ics_specs("workstation"), dln_seeds.landscape_specs("ci")
+    for specs, method in ((ics_specs, "bn"), (land, "none")):
+        f32, f64 = specs[f"half_sum_float32-s3-{method}"], specs[f"half_sum-s3-{method}"]
+        assert f32.engine == "autograd" and f64.engine in ("moments", "auto")
+        assert dln_seeds.replace(f32, engine=f64.engine) == f64
+    assert len(ics_specs) == 3 * 10 * 2 and len(land) == 3 * 10 * 2
+    ci = dln_seeds.profiles.settings("dln_seeds", "ci")  # ci: float32 for the probed runs only (budget)
+    assert len(dln_seeds.ics_specs("ci")) == 2 * 10 * 2 and dln_seeds.ics_readings(ci) == ("half_sum", "sum")
+    spec = dln_seeds.ICSRun("bn", 1e-4, 4, 64, 4, (2,), 2, 2, seed=1, engine="autograd")
+    out = dln_seeds.run_ics(spec)
+    x, y = data.dln_task(64, models.DEFAULT_WIDTH["dln"], 1)
+    net = models.build("dln", "bn", depth=4, seed=1)
+    assert next(net.parameters()).dtype == torch.float32
+    log = train.train(net, (x, y), train.TrainConfig(lr=1e-4, steps=4, seed=1, progress=False, engine="autograd"),
+                      loss_fn=models.loss_fn("dln"))
+    np.testing.assert_array_equal(out["loss"], log.loss)  # the float32 run is the plain autograd run
+    f64 = dln_seeds.run_ics(dln_seeds.replace(spec, engine="moments"))
+    np.testing.assert_allclose(f64["loss"], log.loss, rtol=1e-4)  # same dynamics, other rounding
+    assert out["ics_cos"].shape == (2, 1) and np.isfinite(out["ics_cos"]).all()
+
+
 class _State:
     def __init__(self, step: int, g: torch.Tensor) -> None:
         self.step, self.grads = step, {"w": g}
@@ -77,7 +113,8 @@ def _ics_run(cos: float, n: int = 20) -> dln_seeds.results.Result:
                  "flip_cos": np.array([-1.0, 1.0])})
 
 
-def _ics_study(bn_cos: list[float], std_cos: float = 0.9, conventions=("half_sum", "sum"), n: int = 20) -> dict:
+def _ics_study(bn_cos: list[float], std_cos: float = 0.9, conventions=("half_sum", "sum", "half_sum_float32"),
+               n: int = 20) -> dict:
     runs = {}
     for c in conventions:
         for seed, cb in enumerate(bn_cos):
@@ -118,6 +155,18 @@ def test_s4_headline_follows_the_convention_the_divergence_supports() -> None:
                                                                     "holds in 10 of 10 seeds (seeds 0, 1, 2, 3, 4, 5, 6, 7, 8, 9)")
 
 
+def test_s4_carries_the_float32_reading_beside_the_float64_headline() -> None:
+    study = {**_ics_study([0.1] * 10, conventions=("half_sum", "sum")),
+             **_ics_study([0.95] * 10, conventions=("half_sum_float32",))}
+    v = ics.verdict_s4(_page(study, div=5.0), "workstation")
+    assert v.verdict == claims.REPRODUCED  # the headline is float64 ½·sum
+    assert v.readings[2][0] == "½·sum (TensorFlow l2_loss), float32 per sample"
+    assert v.readings[2][1].startswith(claims.NOT_REPRODUCED)
+    missing = ics.verdict_s4(_page(_ics_study([0.1] * 10, conventions=("half_sum", "sum")), div=5.0), "workstation")
+    assert missing.verdict == claims.REPRODUCED and missing.readings[2][1].startswith(claims.NOT_TESTABLE)
+    assert len(ics.verdict_s4(_page(study, div=5.0), "ci").readings) == 2  # ci runs no float32 ICS runs
+
+
 def _probed(scale: float, trained: bool = True, probes: int = 40, steps: int = 400) -> dln_seeds.results.Result:
     rng = np.random.default_rng(0)
     base = rng.uniform(1, 2, (probes, 4))
@@ -131,7 +180,7 @@ def _probed(scale: float, trained: bool = True, probes: int = 40, steps: int = 4
 
 def _probed_study(std_scales: list[float], trained: bool = True) -> dict:
     runs = {}
-    for c in ("half_sum", "sum"):
+    for c in ("half_sum", "sum", "half_sum_float32"):
         for seed, sc in enumerate(std_scales):
             runs[f"{c}-s{seed}-none"], runs[f"{c}-s{seed}-bn"] = _probed(sc, trained), _probed(1.0)
     return runs
@@ -169,3 +218,19 @@ def test_edge_of_stability_reads_lr_lambda_over_two() -> None:
     assert dln_seeds.late_half(eos).tolist() == [1.0, 1.0, 1.0]  # step 100 of 0..100
     assert dln_seeds.flip_share(_ics_study([0.1] * 2), "sum", "bn").tolist() == [0.5, 0.5]
     assert math.isclose(dln_seeds.flip_share(_ics_study([0.1]), "half_sum", "standard")[0], 0.5)
+
+
+def test_the_seed_figures_draw_one_panel_per_reading() -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    from bnopt import dln_seeds_plots
+
+    names = dln_seeds.readings(dln_seeds.profiles.settings("dln_seeds", "ci"))
+    probed, ics_runs = _probed_study([10.0] * 3), _ics_study([0.1] * 3)
+    div = _res({"first_diverging_factor": np.full(3, 5.0)})
+    assert len(dln_seeds_plots.ics_seeds_figure(ics_runs, (9, 17), names).axes) == 3
+    assert len(dln_seeds_plots.smoothness_seeds_figure(probed, names).axes) == 3
+    edge = dln_seeds_plots.edge_figure(probed, ics_runs, div, names)
+    assert len(edge.axes[1].get_xticks()) == 6 and len(edge.axes[2].get_xticks()) == 2  # divergence: float64 only
+    no_f32 = dln_seeds_plots.edge_figure(probed, _ics_study([0.1] * 3, conventions=("half_sum", "sum")), div, names)
+    assert len(no_f32.axes[1].get_xticks()) == 4  # the flips panel: only readings with ICS runs

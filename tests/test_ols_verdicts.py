@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bnopt import ols
+from bnopt import book, ols
 from bnopt.claims import MIXED, NOT_REPRODUCED, NOT_TESTABLE, REPRODUCED
 
 
@@ -183,5 +183,5 @@ def test_appb_reading_names_bad_value() -> None:
 
 
 def test_verdict_table_shows_paper_beside_measurement() -> None:
-    rows = ols.verdict_table([ols.verdict_c4(_spectra(0.98), "ci")])
-    assert rows[0]["[C] reports"].startswith("[C] Lemma A.1") and "max κ*/κ" in rows[0]["this build measured"]
+    rows = book.verdict_rows([ols.verdict_c4(_spectra(0.98), "ci")])
+    assert rows[0]["paper reports"].startswith("[C] Lemma A.1") and "max κ*/κ" in rows[0]["this build measured"]

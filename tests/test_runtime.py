@@ -51,8 +51,26 @@ def test_convnet_threads_leave_the_busy_cores_alone(monkeypatch: pytest.MonkeyPa
     monkeypatch.delenv(runtime.THREADS_ENV, raising=False)
     monkeypatch.setattr(runtime, "busy_cores", lambda sample_s=0.2: busy)
     monkeypatch.setattr(runtime, "available_cores", lambda: cores)
-    assert runtime.recommended_threads("vgg") == expected
+    assert runtime.recommended_threads("vgg") == expected == runtime.free_cores()
     assert runtime.recommended_threads("dln") == 1  # the linear nets: one thread whatever the load
+
+
+def _square(x: int) -> int:
+    return x * x
+
+
+@pytest.mark.parametrize("free, pools", [(1, []), (2, [(2, 1)]), (4, [(3, 1)])])
+def test_local_work_takes_one_worker_per_free_core(monkeypatch: pytest.MonkeyPatch, free: int, pools: list) -> None:
+    """Beside a busy process the runs share the free cores: no second worker time-slices with the first."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bnopt import parallel
+
+    made: list[tuple[int, int | None]] = []
+    monkeypatch.setattr(runtime, "free_cores", lambda: free)
+    monkeypatch.setattr(parallel, "local_pool", lambda w, t=None: made.append((w, t)) or ThreadPoolExecutor(w))
+    assert parallel.map_local(_square, [(1,), (2,), (3,)]) == [1, 4, 9]
+    assert made == pools
 
 
 def test_busy_cores_reads_the_machine_or_says_it_cannot(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from bnopt import claims, data, models, parallel, profiles, results, runtime, sweeps, train
+from bnopt import book, claims, data, models, parallel, profiles, results, runtime, sweeps, train
 
 
 def _toy(model_id: str, n: int = 300, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -162,6 +162,7 @@ def test_jobs_run_on_local_processes_give_the_in_process_results(real_data_dir: 
     here = sweeps.run_sweep(jobs, None, profile="ci", threads=1)
     monkeypatch.setenv("BNOPT_RESULTS_DIR", str(tmp_path / "workers"))  # the workers inherit it
     monkeypatch.setattr(runtime, "available_cores", lambda: 2)  # room for two 1-thread workers anywhere
+    monkeypatch.setattr(runtime, "busy_cores", lambda sample_s=0.2: 0.0)  # as on an idle machine
     started: list[int] = []
     real_pool = parallel.ProcessPoolExecutor
 
@@ -206,6 +207,7 @@ def test_an_interrupt_ends_the_local_workers_at_once() -> None:
 def test_local_workers_fill_the_cores_at_the_threads_of_a_job(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(runtime.THREADS_ENV, raising=False)
     monkeypatch.setattr(runtime, "available_cores", lambda: 8)
+    monkeypatch.setattr(runtime, "busy_cores", lambda sample_s=0.2: 0.0)  # as on an idle machine
     settings = profiles.settings("sweeps", "ci")
     linear = [replace(j, device="cpu") for j in sweeps.panel_jobs(settings, "mnist")]
     conv = [replace(j, device="cpu") for j in sweeps.panel_jobs(settings, "cifar10")]
@@ -224,6 +226,7 @@ def test_local_workers_fill_the_cores_at_the_threads_of_a_job(monkeypatch: pytes
 def test_default_executor_runs_in_this_process_when_one_worker_fits(monkeypatch: pytest.MonkeyPatch) -> None:
     jobs = sweeps.panel_jobs(profiles.settings("sweeps", "ci"), "mnist")
     monkeypatch.setattr(runtime, "available_cores", lambda: 1)
+    monkeypatch.setattr(runtime, "busy_cores", lambda sample_s=0.2: 0.0)  # as on an idle machine
     monkeypatch.setattr(parallel, "ProcessPoolExecutor", None)  # any pool would fail
     calls: list[str] = []
     monkeypatch.setattr(sweeps, "job_outputs", _fake_outputs(calls))  # only seen in this process
@@ -236,6 +239,7 @@ def test_default_executor_runs_in_this_process_when_one_worker_fits(monkeypatch:
 def test_load_only_never_hands_out_a_missing_job(monkeypatch: pytest.MonkeyPatch) -> None:
     jobs = sweeps.panel_jobs(profiles.settings("sweeps", "ci"), "mnist")
     monkeypatch.setattr(runtime, "available_cores", lambda: 8)
+    monkeypatch.setattr(runtime, "busy_cores", lambda sample_s=0.2: 0.0)  # as on an idle machine
     monkeypatch.setattr(parallel, "ProcessPoolExecutor", None)  # a pool would fail differently
     with results.load_only(), pytest.raises(results.ResultMissing):
         sweeps.run_sweep(jobs, profile="ci", threads=1)
@@ -361,9 +365,9 @@ def test_lr_grid_extends_a_panel_at_the_same_step() -> None:
 
 
 def test_verdict_table_shows_what_the_paper_reports() -> None:
-    rows = sweeps.verdict_table({"mnist": _panel(WIDE)}, "ci")
-    assert [r["claim"] for r in rows] == ["C10", "C11"]
-    assert all(r["[C] reports"].startswith("[C] §4.2, Fig. 3") for r in rows)
+    rows = book.verdict_rows(sweeps.verdicts({"mnist": _panel(WIDE)}, "ci"))
+    assert [r["claim"][:9] for r in rows] == ["**C10** B", "**C11** B"]
+    assert all(r["paper reports"].startswith("[C] §4.2, Fig. 3") for r in rows)
 
 
 def test_near_best_width_is_the_contiguous_range_within_ten_percent() -> None:

@@ -152,6 +152,61 @@ CLAIMS: tuple[Claim, ...] = (
 )
 
 
+PAPER_REPORTS: dict[str, str] = {
+    "S1": ("[S] Fig. 1a-b, §2 and App. A.1: curves only for training (\"consistent gain in training speed\"); App."
+           " A.1 gives test accuracy 83% with BatchNorm vs 80% without (92% vs 88% with data augmentation)."),
+    "S2": ("[S] Fig. 2, §2.1, Fig. 7: \"nearly matches the performance of standard BatchNorm model, despite "
+           "complete distributional instability\"; gap \"almost non-existent\". Plot only; noise nμ=0.5, nσ=1.25, "
+           "rμ=rσ=0.1 (App. A.2.1)."),
+    "S3": ("[S] §2.1: \"adding the same amount of noise to the activations of the standard (non-BatchNorm) "
+           "network prevents it from training entirely.\" Stated in the text only, with no figure and no number."),
+    "S4": ("[S] Fig. 3 (also Fig. 6), §2.2: BatchNorm nets \"often exhibit an increase in ICS\"; in the DLN, "
+           "standard has \"almost no ICS\" but with BatchNorm \"G and G′ are almost uncorrelated\". Cosine and ℓ2 "
+           "plots only."),
+    "S5": ("[S] §3.2, Fig. 4a (VGG), Fig. 9a (DLN): without BatchNorm the loss \"has a very wide range of values "
+           "along the direction of the gradient, especially in the initial phases of training\". Plot only, no "
+           "number."),
+    "S6": ("[S] §3.2, Fig. 4b (VGG): \"a significant difference (close to two orders of magnitude) in such "
+           "gradient predictiveness\", \"especially early in training\". Fig. 9b (DLN), Fig. 10: plots only, no "
+           "number."),
+    "S7": ("[S] §3.2, Fig. 4c (VGG), Fig. 9c (DLN): effective β-smoothness is the max ℓ2 gradient change over "
+           "distance moved. Authors say \"consistent differences\", \"a clear improvement\" with BatchNorm. Plot "
+           "only, no number."),
+    "S8": ("[S] §3.3, Figs. 11–13 (App. B), p = 1, 2, ∞: \"all the normalization strategies offer comparable "
+           "performance to BatchNorm\"; \"for deep linear networks, ℓ1–normalization performs even better than "
+           "BatchNorm\". Plots only."),
+    "S9": ("[S] §3.3, Fig. 14 (VGG histograms): \"qualitatively, the ℓp–normalization techniques lead to larger "
+           "distributional shift (as considered in [10]) than the vanilla, i.e., unnormalized, networks\". Plot "
+           "only, no number."),
+    "S10": ("[S] §4.2, Thms 4.1, 4.2 (proofs in App. C, γ and β held constant): analytic bounds only. Sole "
+           "empirical pointer: \"σj tends to be large in practice (cf. Appendix Figure 8)\". Never checked "
+           "numerically on a network."),
+    "C1": "[C] §2.1, eq. 3–5: GD \"converges if 0 < ε < 2/λ_max\"; at ε_opt the rate is (κ−1)/(κ+1)",
+    "C2": "[C] Thm 3.3: converges \"for any initial value (a₀, w₀) and any ε > 0, as long as ε_a ∈ (0, 1]\"",
+    "C3": ("[C] Prop. 3.2, Lemmas A.8–A.9: {H,u,a0,w0,εa,ε} is equivalent to {H,u,a0,rw0,εa,r²ε} and to {μQᵀHQ, "
+           "√μQu, γa0, γQw0, εa, ε} (μ,γ,r ≠ 0, QᵀQ = I). This is a proof; the paper gives no numerical check."),
+    "C4": "[C] Lemma A.1: the eigenvalues of H* interlace with H's; §3.3: κ* ≤ κ, strict \"for almost all u\"",
+    "C5": ("[C] §4.1, Fig. 1: \"the optimal convergence rate of BNGD can be better than GD in some "
+           "configurations\"; \"if this difference is small, the acceleration is imperceptible\""),
+    "C6": ("[C] Prop. 3.5: C₁ ≤ ε̂_k/ε ≤ C₂ for ε ≪ 1 and C₁ ≤ ε̂_k·ε ≤ C₂ for ε ≫ 1, constants \"independent on "
+           "ε and k\"; §3.3: \"the interval of this insensitivity is actually quite large in practice\" (no width "
+           "given)"),
+    "C7": ("[C] §4.1: \"the size of this region is inversely dependent on the initial condition a₀\"; \"small ε_a "
+           "will weaken the performance of BN\""),
+    "C8": ("[C] App. B.2: \"larger dimensions leads to larger intervals of 'optimal' step size (Figure 7)\"; \"the "
+           "effect of condition number on the 'optimal' interval is small (Figure 8)\" (no widths given)"),
+    "C9": ("[C] §4.2, Fig. 2 (MNIST 2CNN+2FC, epoch-1 loss vs lr, weights ×η): the scaling law \"remains true for"
+           " relatively large η\"; for small η the ε = 1e-3 term in √(σ²+ε) shifts the curves. Plot only."),
+    "C10": ("[C] §4.2, Fig. 3 (lr = 1e-3…1e3 in their script): \"GD and BNGD with identical learning rates for "
+           "weights and BN parameters exhibit a maximum allowed learning rate, beyond which the iterations "
+           "becomes unstable. On the other hand, BNGD with separate learning rates exhibits a much larger range "
+           "of stability over learning rate for non-BN parameters\" (on all three datasets)."),
+    "C11": ("[C] §4.2, Fig. 3 (loss at epoch 1): \"BN accelerates convergence more significantly for deep "
+           "networks, whereas for one-layer networks, the best performance of BNGD and GD are similar\"."),
+}
+"""What each paper itself reports for a claim (its number or words, with the place), shown beside every verdict."""
+
+
 def claim(claim_id: str) -> Claim:
     """The claim with this id."""
     for c in CLAIMS:
@@ -217,18 +272,10 @@ def summary(rows: list[LedgerRow], profile: str) -> str:
     return line + (f", {pending} without results yet." if pending else ".")
 
 
-def ledger_table(rows: list[LedgerRow]) -> list[dict[str, str]]:
-    """Rows for the ledger page: claim, verdict, deciding numbers, data, profile, evidence link."""
-    table = []
-    for r in rows:
-        v = r.verdict
-        row = v.as_row() if v else {}
-        table.append({
-            "claim": f"**{r.claim.claim_id}** {r.claim.statement} ({r.claim.where})",
-            "verdict": v.verdict if v else "no result yet",
-            "numbers": "; ".join(t for t in (row["numbers"], row["detail"]) if t) if v else r.missing,
-            "data": v.dataset if v else "",
-            "profile": v.profile if v else "",
-            "evidence": ", ".join(f"{{numref}}`{f}`" for f in r.claim.figures) if v else "",
-        })
-    return table
+def scale_caveat(profile: str) -> str:
+    """What a verdict at `profile` can say: at a shrunken profile, only what holds at that scale."""
+    if profile == "paper":
+        return "These verdicts are at the papers' own settings."
+    return (f"`{profile}` runs smaller nets, fewer steps or fewer seeds than the papers (each page's banner says what "
+            "it shrinks), so a claim *not reproduced* here is not reproduced at this scale, not refuted; the "
+            "`paper` profile judges it at the papers' settings.")

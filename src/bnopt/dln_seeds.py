@@ -15,8 +15,17 @@ App. A.2.2 chose the largest probe step, 30 × lr, "slightly smaller than the le
 the standard (no BatchNorm) network diverges"; `divergence` measures that learning rate, and
 `headline_convention` picks the convention whose divergence point lies closest to 30 × lr.
 
+Precision. The book trains the DLN on the exact float64 moments engine (`bnopt.dln`); [S] trained
+it per sample in TensorFlow, in float32. At the edge of stability rounding differences grow (two
+runs of one seed in the two precisions part within a few hundred steps), so each convention named in
+the profile's `float32_conventions` is also run as a *reading* of its own: the same seed, data and
+initial weights trained per sample by float32 autograd (`FLOAT32`, engine "autograd"). A reading is
+a convention's name, with FLOAT32 appended for the float32 runs (`readings`, `convention_of`). A
+float32 ICS run costs 15–55 s against the moments engine's 1 s, so a profile may run the float32
+readings for the probed runs only (`float32_ics`; `ics_readings`).
+
 Runs: `ics_runs` (10,000 steps, Definition 2.1 at [S] Fig. 3b's layers, gradient flips) and
-`landscape_runs` (the landscape page's probes and λ_max) for every convention × seed × {standard,
+`landscape_runs` (the landscape page's probes and λ_max) for every reading × seed × {standard,
 BN}; independent runs go to local worker processes, one thread each.
 """
 
@@ -33,7 +42,9 @@ from . import claims, data, ics, landscape, models, parallel, profiles, results,
 
 SECTION = "dln_seeds"
 CONVENTIONS: dict[str, float] = {"half_sum": 0.5, "sum": 1.0}  # lr factor under the summed loss
+FLOAT32 = "_float32"  # suffix of a reading trained per sample in float32 (the others: float64 moments engine)
 LABELS = {"half_sum": "½·sum (TensorFlow l2_loss)", "sum": "sum over samples"}
+LABELS.update({c + FLOAT32: f"{label}, float32 per sample" for c, label in list(LABELS.items())})
 PAPER_PROBE_FACTOR = 30.0  # [S] App. A.2.2: the largest DLN probe step is 30 × lr
 MIN_SEEDS = 10  # the DLN halves of S4–S7 are judged over at least 10 tested seeds (SPEC: "at least 10")
 PREFIX = "seeds:"  # the study's results inside a page's `run_all` dict: "seeds:<key>", "seeds:divergence"
@@ -50,11 +61,45 @@ def study(res: Mapping[str, results.Result]) -> dict[str, results.Result]:
     return {k[len(PREFIX):]: r for k, r in res.items() if k.startswith(PREFIX)}
 
 
-def lr_of(settings: Any, convention: str) -> float:
-    """The learning rate under the summed loss that runs `convention` at [S]'s lr."""
+def convention_of(reading: str) -> str:
+    """The loss convention of a reading ("half_sum_float32" → "half_sum")."""
+    convention = reading.removesuffix(FLOAT32)
     if convention not in CONVENTIONS:
-        raise ValueError(f"unknown loss convention {convention!r}; choose one of {', '.join(CONVENTIONS)}")
-    return settings.lr * CONVENTIONS[convention]
+        raise ValueError(f"unknown loss convention {convention!r} (reading {reading!r}); choose one of "
+                         f"{', '.join(CONVENTIONS)}, optionally followed by {FLOAT32!r}")
+    return convention
+
+
+def engine_of(reading: str) -> str:
+    """The training engine of a reading: float32 autograd for FLOAT32 readings, else the float64 moments engine."""
+    convention_of(reading)
+    return "autograd" if reading.endswith(FLOAT32) else "moments"
+
+
+def short_label(reading: str) -> str:
+    """A tick-sized name of a reading: "½·sum", "sum", "½·sum f32"."""
+    short = {"half_sum": "½·sum", "sum": "sum"}[convention_of(reading)]
+    return short + (" f32" if reading.endswith(FLOAT32) else "")
+
+
+def readings(settings: Any) -> tuple[str, ...]:
+    """Every reading a profile runs: each convention (float64), then the float32 ones."""
+    for c in settings.float32_conventions:
+        convention_of(c)
+        if c.endswith(FLOAT32):
+            raise ValueError(f"float32_conventions={settings.float32_conventions!r} names conventions, "
+                             f"not readings: drop the {FLOAT32!r} suffix")
+    return (*settings.conventions, *(c + FLOAT32 for c in settings.float32_conventions))
+
+
+def ics_readings(settings: Any) -> tuple[str, ...]:
+    """The readings of the ICS runs (S4): every reading, or only the conventions where `float32_ics` is off."""
+    return readings(settings) if settings.float32_ics else tuple(settings.conventions)
+
+
+def lr_of(settings: Any, reading: str) -> float:
+    """The learning rate under the summed loss that runs `reading`'s convention at [S]'s lr."""
+    return settings.lr * CONVENTIONS[convention_of(reading)]
 
 
 # --- the runs -------------------------------------------------------------------------------------
@@ -107,6 +152,7 @@ class ICSRun:
     ics_every: int
     flip_every: int
     seed: int
+    engine: str = "moments"  # "moments" (float64, exact) or "autograd" (float32 per sample; FLOAT32 readings)
 
 
 def run_ics(spec: ICSRun) -> dict[str, Any]:
@@ -116,31 +162,33 @@ def run_ics(spec: ICSRun) -> dict[str, Any]:
     x, y = data.dln_task(spec.samples, models.DEFAULT_WIDTH["dln"], spec.seed)
     model = ics.build_model(ics.RunSpec("dln", spec.method, spec.lr, spec.steps, None, None, spec.samples, 0,
                                         None, (), 1, (), 1, spec.depth, spec.seed))
-    hooks = [ics.ICSMeasurement(spec.ics_layers, spec.ics_every, recompute_g=True), GradientFlips(spec.flip_every)]
-    config = train.TrainConfig(lr=spec.lr, steps=spec.steps, seed=spec.seed, progress=False, engine="moments")
+    # the moments engine's G is float64: recomputed by float32 autograd, as G' is; autograd's G already is
+    hooks = [ics.ICSMeasurement(spec.ics_layers, spec.ics_every, recompute_g=spec.engine == "moments"),
+             GradientFlips(spec.flip_every)]
+    config = train.TrainConfig(lr=spec.lr, steps=spec.steps, seed=spec.seed, progress=False, engine=spec.engine)
     log = train.train(model, (x, y), config, hooks=hooks, loss_fn=models.loss_fn("dln"))
     return {"dataset": "synthetic", "planned_steps": spec.steps, **log.arrays(), **hooks[0].arrays(),
             **hooks[1].arrays()}
 
 
 def ics_specs(profile: str) -> dict[str, ICSRun]:
-    """Every ICS run of the study, keyed "<convention>-s<seed>-<method>"."""
+    """Every ICS run of the study, keyed "<reading>-s<seed>-<method>"."""
     s, i = profiles.settings(SECTION, profile), profiles.settings("ics", profile)
-    return {f"{c}-s{seed}-{m}": ICSRun(m, lr_of(s, c), s.ics_steps, i.dln_samples, i.dln_depth, s.ics_layers,
-                                       s.ics_every, s.flip_every, seed)
-            for c in s.conventions for seed in range(s.seeds) for m in ("standard", "bn")}
+    return {f"{r}-s{seed}-{m}": ICSRun(m, lr_of(s, r), s.ics_steps, i.dln_samples, i.dln_depth, s.ics_layers,
+                                       s.ics_every, s.flip_every, seed, engine_of(r))
+            for r in ics_readings(s) for seed in range(s.seeds) for m in ("standard", "bn")}
 
 
 def landscape_specs(profile: str) -> dict[str, landscape.RunSpec]:
-    """Every probed run of the study (the landscape page's DLN settings), keyed "<convention>-s<seed>-<norm>"."""
+    """Every probed run of the study (the landscape page's DLN settings), keyed "<reading>-s<seed>-<norm>"."""
     s = profiles.settings(SECTION, profile)
     page = landscape.run_specs(profile)
     out = {}
-    for c in s.conventions:
+    for r in readings(s):
         for seed in range(s.seeds):
             for norm in ("none", "bn"):
-                out[f"{c}-s{seed}-{norm}"] = replace(page[f"dln-{norm}"], lr=lr_of(s, c), seed=seed,
-                                                     random_directions=False, theorem_every=0)
+                out[f"{r}-s{seed}-{norm}"] = replace(page[f"dln-{norm}"], lr=lr_of(s, r), seed=seed,
+                                                     random_directions=False, theorem_every=0, engine=engine_of(r))
     return out
 
 
@@ -210,20 +258,20 @@ def headline_convention(div: results.Result) -> str:
 # --- per-seed outcomes ----------------------------------------------------------------------------
 
 
-def _seeds(runs: Mapping[str, results.Result], convention: str) -> list[int]:
-    """Seeds present for `convention`, in order."""
-    return sorted({int(k.split("-")[1][1:]) for k in runs if k.startswith(convention + "-")})
+def _seeds(runs: Mapping[str, results.Result], reading: str) -> list[int]:
+    """Seeds present for `reading`, in order."""
+    return sorted({int(k.split("-")[1][1:]) for k in runs if k.startswith(reading + "-")})
 
 
-def s4_outcomes(runs: Mapping[str, results.Result], convention: str, layers: Sequence[int]
+def s4_outcomes(runs: Mapping[str, results.Result], reading: str, layers: Sequence[int]
                 ) -> tuple[list[tuple[int, bool | None]], dict[str, np.ndarray]]:
     """Per seed: does the BN DLN keep cos(G, G') from rising (≤ standard + tol) and near 0 (|·| < 0.5)?
 
     Also the per-seed median cosines, 'standard #k' and 'bn #k' (NaN where a run has too few measurements).
     """
     outcomes, cos = [], {f"{m} #{k}": [] for m in ("standard", "bn") for k in layers}
-    for seed in _seeds(runs, convention):
-        std, bn = (runs[f"{convention}-s{seed}-{m}"].arrays for m in ("standard", "bn"))
+    for seed in _seeds(runs, reading):
+        std, bn = (runs[f"{reading}-s{seed}-{m}"].arrays for m in ("standard", "bn"))
         enough = min(len(std["ics_steps"]), len(bn["ics_steps"])) >= ics.MIN_ICS_MEASUREMENTS
         holds = True
         for k in layers:
@@ -243,7 +291,7 @@ SMOOTHNESS: dict[str, tuple[Callable[[Mapping[str, np.ndarray]], np.ndarray], bo
 """S5–S7: the measure of each claim (as `landscape.verdict_s5..7`) and whether only early probes count."""
 
 
-def smoothness_outcomes(runs: Mapping[str, results.Result], convention: str, claim_id: str
+def smoothness_outcomes(runs: Mapping[str, results.Result], reading: str, claim_id: str
                         ) -> tuple[list[tuple[int, bool | None]], np.ndarray]:
     """Per seed: is the standard/BN median ratio of the claim's measure above `landscape.SMOOTHER_FACTOR`?
 
@@ -253,8 +301,8 @@ def smoothness_outcomes(runs: Mapping[str, results.Result], convention: str, cla
     metric, early_only = SMOOTHNESS[claim_id]
     need = landscape.MIN_EARLY_PROBES if early_only else landscape.MIN_PROBES
     outcomes, ratios = [], []
-    for seed in _seeds(runs, convention):
-        std, bn = (runs[f"{convention}-s{seed}-{n}"].arrays for n in ("none", "bn"))
+    for seed in _seeds(runs, reading):
+        std, bn = (runs[f"{reading}-s{seed}-{n}"].arrays for n in ("none", "bn"))
         a, b = metric(std), metric(bn)
         if early_only:
             a, b = landscape.early(std, a), landscape.early(bn, b)
@@ -265,9 +313,9 @@ def smoothness_outcomes(runs: Mapping[str, results.Result], convention: str, cla
     return outcomes, np.asarray(ratios)
 
 
-def edge_of_stability(runs: Mapping[str, results.Result], convention: str, method: str) -> dict[str, np.ndarray]:
+def edge_of_stability(runs: Mapping[str, results.Result], reading: str, method: str) -> dict[str, np.ndarray]:
     """lr · λ_max / 2 per probed step and seed (rows), from the probed runs; NaN-padded."""
-    chosen = [runs[f"{convention}-s{seed}-{method}"] for seed in _seeds(runs, convention)]
+    chosen = [runs[f"{reading}-s{seed}-{method}"] for seed in _seeds(runs, reading)]
     rows = [np.asarray(r["sharpness"], dtype=float) * float(r.meta["config"]["lr"]) / 2 for r in chosen]
     longest = max(chosen, key=lambda r: len(r["sharpness_steps"]), default=None)
     n = 0 if longest is None else len(longest["sharpness_steps"])
@@ -283,20 +331,20 @@ def late_half(eos: Mapping[str, np.ndarray]) -> np.ndarray:
     return np.asarray(eos["lr_lambda_half"])[:, late].ravel()
 
 
-def flip_share(runs: Mapping[str, results.Result], convention: str, method: str) -> np.ndarray:
+def flip_share(runs: Mapping[str, results.Result], reading: str, method: str) -> np.ndarray:
     """Per seed, the share of measured step pairs whose gradients point against each other (cos < 0)."""
-    return np.asarray([float(np.mean(runs[f"{convention}-s{s}-{method}"]["flip_cos"] < 0))
-                       for s in _seeds(runs, convention)])
+    return np.asarray([float(np.mean(runs[f"{reading}-s{s}-{method}"]["flip_cos"] < 0))
+                       for s in _seeds(runs, reading)])
 
 
-def reading_verdicts(make: Callable[[str], claims.Verdict], conventions: Sequence[str], headline: str
+def reading_verdicts(make: Callable[[str], claims.Verdict], names: Sequence[str], headline: str
                      ) -> claims.Verdict:
-    """The headline convention's verdict, carrying every convention's verdict as its readings."""
-    order = [headline, *[c for c in conventions if c != headline]]
+    """The headline reading's verdict, carrying every reading's verdict (`names`) as its readings."""
+    order = [headline, *[c for c in names if c != headline]]
     by = {c: make(c) for c in order}
-    readings = tuple((LABELS[c] + (" (headline)" if c == headline else ""), by[c].verdict + (
+    shown = tuple((LABELS[c] + (" (headline)" if c == headline else ""), by[c].verdict + (
         f", {by[c].split}" if by[c].split else "")) for c in order)
-    return replace(by[headline], readings=readings)
+    return replace(by[headline], readings=shown)
 
 
 def nan_median(values: np.ndarray) -> float:

@@ -36,10 +36,10 @@ def _strip(ax: plt.Axes, x: float, values: np.ndarray, method: str, hollow: np.n
         ax.plot([x - 0.2, x + 0.2], [np.nanmedian(values)] * 2, color="k", lw=1.5, zorder=4)
 
 
-def ics_seeds_figure(study: Runs, layers: Sequence[int], conventions: Sequence[str]) -> plt.Figure:
-    """S4 over seeds: each seed's median cos(G, G') per layer, standard against BN, per loss convention."""
-    fig, axes = plt.subplots(1, len(conventions), figsize=(4.6 * len(conventions), 3.4), sharey=True, squeeze=False)
-    for ax, c in zip(axes[0], conventions):
+def ics_seeds_figure(study: Runs, layers: Sequence[int], readings: Sequence[str]) -> plt.Figure:
+    """S4 over seeds: each seed's median cos(G, G') per layer, standard against BN, per reading."""
+    fig, axes = plt.subplots(1, len(readings), figsize=(4.2 * len(readings), 3.4), sharey=True, squeeze=False)
+    for ax, c in zip(axes[0], readings):
         _, cos = dln_seeds.s4_outcomes(study, c, layers)
         for i, k in enumerate(layers):
             for j, m in enumerate(("standard", "bn")):
@@ -52,10 +52,10 @@ def ics_seeds_figure(study: Runs, layers: Sequence[int], conventions: Sequence[s
     return fig
 
 
-def smoothness_seeds_figure(study: Runs, conventions: Sequence[str]) -> plt.Figure:
-    """S5–S7 over seeds: each seed's standard / BN ratio of the claim's median measure (log scale)."""
-    fig, axes = plt.subplots(1, len(conventions), figsize=(4.6 * len(conventions), 3.4), sharey=True, squeeze=False)
-    for ax, c in zip(axes[0], conventions):
+def smoothness_seeds_figure(study: Runs, readings: Sequence[str]) -> plt.Figure:
+    """S5–S7 over seeds: each seed's standard / BN ratio of the claim's median measure (log scale), per reading."""
+    fig, axes = plt.subplots(1, len(readings), figsize=(4.2 * len(readings), 3.4), sharey=True, squeeze=False)
+    for ax, c in zip(axes[0], readings):
         for i, cid in enumerate(dln_seeds.SMOOTHNESS):
             outcomes, ratios = dln_seeds.smoothness_outcomes(study, c, cid)
             hollow = np.array([h is None for _, h in outcomes])
@@ -70,24 +70,27 @@ def smoothness_seeds_figure(study: Runs, conventions: Sequence[str]) -> plt.Figu
     return fig
 
 
-def edge_figure(probed: Runs, ics_runs: Runs, div: results.Result, conventions: Sequence[str]) -> plt.Figure:
-    """Edge of stability: lr·λ_max/2 over training, how often the gradient flips, where the plain DLN diverges."""
+def edge_figure(probed: Runs, ics_runs: Runs, div: results.Result, readings: Sequence[str]) -> plt.Figure:
+    """Edge of stability per reading: lr·λ_max/2 over training, how often the gradient flips, and (per loss
+    convention, float64) where the plain DLN diverges."""
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
-    styles = {c: ls for c, ls in zip(conventions, ("-", "--", ":"))}
-    for c in conventions:
+    styles = {c: ls for c, ls in zip(readings, ("-", "--", ":", "-."))}
+    conventions = [r for r in readings if dln_seeds.engine_of(r) == "moments"]
+    for c in readings:
         for norm in ("none", "bn"):
             eos = dln_seeds.edge_of_stability(probed, c, norm)
             for i, row in enumerate(eos["lr_lambda_half"]):
-                label = f"{plots.METHOD_STYLE[METHOD[norm]]['label']}, {c.replace('_', '·')}" if i == 0 else None
+                label = f"{plots.METHOD_STYLE[METHOD[norm]]['label']}, {dln_seeds.short_label(c)}" if i == 0 else None
                 axes[0].plot(eos["steps"], row, ls=styles[c], lw=0.8, alpha=0.7, **plots.style(METHOD[norm], label=label))
     axes[0].axhline(1.0, color="k", lw=0.8)
     axes[0].set(xlabel="step", ylabel="lr · λ_max / 2 (1 = edge of stability)", yscale="log")
     axes[0].legend(fontsize=7)
-    for i, c in enumerate(conventions):
+    flipped = [r for r in readings if dln_seeds.flip_share(ics_runs, r, "bn").size]  # readings with ICS runs
+    for i, c in enumerate(flipped):
         for j, m in enumerate(("standard", "bn")):
             _strip(axes[1], 2 * i + j, dln_seeds.flip_share(ics_runs, c, m), m)
-    axes[1].set_xticks(range(2 * len(conventions)),
-                       [f"{lab}\n{c.replace('_', '·')}" for c in conventions for lab in ("standard", "BN")])
+    axes[1].set_xticks(range(2 * len(flipped)),
+                       [f"{lab}\n{dln_seeds.short_label(c)}" for c in flipped for lab in ("standard", "BN")], fontsize=7)
     axes[1].set(ylabel="share of step pairs with cos(G_t, G_t+1) < 0", ylim=(-0.05, 1.05))
     for i, c in enumerate(conventions):
         _strip(axes[2], i, dln_seeds.divergence_factors(div, c), "standard")

@@ -571,7 +571,7 @@ def verdict_s4(res: Mapping[str, results.Result], profile: str) -> Verdict:
     `run_all` under `dln_seeds.PREFIX`): a seed holds when at every layer the BN DLN's median cos(G, G') is
     not above standard's by more than COS_TOLERANCE (BN does not make G' closer to G) and its
     absolute value is below UNCORRELATED; `claims.seed_verdict` decides over >= dln_seeds.MIN_SEEDS
-    tested seeds, under each loss convention, the headline being `dln_seeds.headline_convention`.
+    tested seeds, under each reading (`dln_seeds.readings`), the headline being `dln_seeds.headline_convention`.
     The VGG half (`_vgg_ics`, over its seeds) is combined with it by `claims.combine`; without its
     runs (data absent) the DLN decides alone, as the detail says.
     """
@@ -581,14 +581,14 @@ def verdict_s4(res: Mapping[str, results.Result], profile: str) -> Verdict:
     if not runs or "divergence" not in runs:
         return claims.not_run_verdict("S4", "the DLN seed study was not run", profile)
     layers = profiles.settings("dln_seeds", profile).ics_layers
-    conventions = profiles.settings("dln_seeds", profile).conventions
+    names = dln_seeds.ics_readings(profiles.settings("dln_seeds", profile))
     vgg = _vgg_ics(res, profile)
     if vgg is None:
         vgg = claims.not_run_verdict("S4", "the VGG runs were not made (data not found): DLN alone", profile)
     dataset = _dataset(res, [*_s_keys(profile)["S4"], dln_seeds.PREFIX + "divergence"])
 
-    def under(convention: str) -> Verdict:
-        outcomes, cos = dln_seeds.s4_outcomes(runs, convention, layers)
+    def under(reading: str) -> Verdict:
+        outcomes, cos = dln_seeds.s4_outcomes(runs, reading, layers)
         numbers = {f"median over seeds: cos {k}": dln_seeds.nan_median(v) for k, v in cos.items()}
         detail = (f"per seed, median cos(G, G') over measured steps; a seed holds if BN's cosine is not above "
                   f"standard's by more than {COS_TOLERANCE:g} and |BN's| < {UNCORRELATED:g} at layers "
@@ -596,7 +596,7 @@ def verdict_s4(res: Mapping[str, results.Result], profile: str) -> Verdict:
         dln = claims.seed_verdict("S4", outcomes, min_seeds=dln_seeds.MIN_SEEDS, numbers=numbers, detail=detail)
         return claims.combine("S4", [("DLN", dln), ("VGG", vgg)], dataset=dataset, profile=profile)
 
-    return dln_seeds.reading_verdicts(under, conventions, dln_seeds.headline_convention(runs["divergence"]))
+    return dln_seeds.reading_verdicts(under, names, dln_seeds.headline_convention(runs["divergence"]))
 
 
 def _s_keys(profile: str) -> dict[str, tuple[str, ...]]:

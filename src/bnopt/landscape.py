@@ -317,6 +317,7 @@ class RunSpec:
     seed: int = 0
     standardise: bool = False  # VGG: standardise each input channel (data.standardise)
     match_scale: bool = False  # l_p nets: γ at init set so each l_p layer's output has BN's std 1 (S8's reading)
+    engine: str = "auto"  # train.TrainConfig.engine: "auto" trains the DLN on the float64 moments engine
 
 
 def _task(spec: RunSpec) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor] | None, str]:
@@ -352,7 +353,7 @@ def run_experiment(spec: RunSpec) -> dict[str, Any]:
         hooks.append(recorder)
     config = train.TrainConfig(lr=spec.lr, steps=spec.steps, batch_size=spec.batch_size, seed=spec.seed,
                                eval_every=spec.eval_every if test_data is not None else None, progress=False,
-                               engine="auto")
+                               engine=spec.engine)
     log = train.train(model, train_data, config, hooks=hooks, loss_fn=models.loss_fn(spec.model_id),
                       test=test_data)
     out: dict[str, Any] = {"dataset": variant, "planned_steps": spec.steps, **log.arrays()}
@@ -562,7 +563,7 @@ def _smoothness_verdict(claim_id: str, res: Mapping[str, results.Result], profil
 
     DLN: per seed of the DLN study (`dln_seeds`, in `run_all` under `dln_seeds.PREFIX`), the ratio must exceed
     SMOOTHER_FACTOR; `claims.seed_verdict` decides over >= dln_seeds.MIN_SEEDS tested seeds (a seed whose
-    standard or BN run did not train, `made_progress`, is not testable), under each loss convention,
+    standard or BN run did not train, `made_progress`, is not testable), under each reading,
     the headline being `dln_seeds.headline_convention`. VGG: the same ratio over its seeds
     (`_vgg_smoothness`, gated by `vgg_seeds.trains`). The halves are combined by `claims.combine`.
     """
@@ -575,8 +576,8 @@ def _smoothness_verdict(claim_id: str, res: Mapping[str, results.Result], profil
     vgg = _vgg_smoothness(res, claim_id, profile)
     keys = [k for k in ("vgg-none", "vgg-bn") if k in res] + [dln_seeds.PREFIX + "divergence"]
 
-    def under(convention: str) -> Verdict:
-        outcomes, ratios = dln_seeds.smoothness_outcomes(runs, convention, claim_id)
+    def under(reading: str) -> Verdict:
+        outcomes, ratios = dln_seeds.smoothness_outcomes(runs, reading, claim_id)
         numbers = {"median ratio over seeds": dln_seeds.nan_median(ratios),
                    "smallest ratio": float(np.min(ratios, initial=math.inf)) if ratios.size else math.nan}
         dln = claims.seed_verdict(claim_id, outcomes, min_seeds=dln_seeds.MIN_SEEDS, numbers=numbers,
@@ -585,8 +586,8 @@ def _smoothness_verdict(claim_id: str, res: Mapping[str, results.Result], profil
                               detail=f"ratio = median {what} {window}, standard / BN",
                               dataset=_dataset(res, keys), profile=profile)
 
-    conventions = profiles.settings("dln_seeds", profile).conventions
-    return dln_seeds.reading_verdicts(under, conventions, dln_seeds.headline_convention(runs["divergence"]))
+    names = dln_seeds.readings(profiles.settings("dln_seeds", profile))
+    return dln_seeds.reading_verdicts(under, names, dln_seeds.headline_convention(runs["divergence"]))
 
 
 def verdict_s5(res: Mapping[str, results.Result], profile: str) -> Verdict:

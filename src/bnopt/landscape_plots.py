@@ -66,9 +66,12 @@ def landscape_figure(runs: Runs, model_id: str, norms: Sequence[str] = ("none", 
         axes[2].plot(steps, np.where(np.isfinite(beta), beta, np.nan), **plots.style(method))
         for ax in axes:
             _mark_run_diverged(ax, res, method)
-    axes[0].set_ylabel("loss along the direction")
-    axes[1].set_ylabel(r"$\|\nabla L(x) - \nabla L(x - \eta d)\|$")
+    d = "g" if key == "probe" else "d"  # the probes' direction: the gradient g, or a random d
+    axes[0].set_ylabel(f"loss at x − η{d}")
+    axes[1].set_ylabel(rf"$\|\nabla L(x) - \nabla L(x - \eta {d})\|$")
     axes[2].set_ylabel(r"effective $\beta$-smoothness")
+    for ax, title in zip(axes, ("loss band", "gradient-change band", "effective β")):
+        ax.set_title(f"{MODEL_LABEL[model_id]}: {title}", fontsize=10)
     for ax in axes:
         ax.set_xlabel("training step")
     for ax in axes[1:]:
@@ -107,7 +110,12 @@ def random_direction_figure(runs: Runs) -> Figure:
     """Predictiveness and effective β along random directions (‖d‖ = ‖g‖), standard against BN."""
     runs, _ = _split(runs)
     models_run = [m for m in ("vgg", "dln") if f"{m}-bn" in runs and "probe_random_loss" in runs[f"{m}-bn"].arrays]
+    if not models_run:
+        return plots.not_run_figure("no net was probed along random directions at this profile", 9)
     fig, axes = plt.subplots(len(models_run), 2, figsize=(9, 3.0 * len(models_run)), squeeze=False)
+    missing = [MODEL_LABEL[m] for m in ("vgg", "dln") if m not in models_run]
+    if missing:
+        fig.suptitle(f"{' and '.join(missing)}: not probed along random directions at this profile", fontsize=10)
     for row, model_id in zip(axes, models_run):
         for norm in ("none", "bn"):
             res, method = runs[f"{model_id}-{norm}"], landscape.method_name(norm)
@@ -119,6 +127,8 @@ def random_direction_figure(runs: Runs) -> Figure:
             row[1].plot(steps, np.where(np.isfinite(beta), beta, np.nan), **plots.style(method))
         row[0].set_ylabel(f"{MODEL_LABEL[model_id]}: " + r"$\|\nabla L(x) - \nabla L(x - \eta d)\|$")
         row[1].set_ylabel(r"effective $\beta$ (random $d$)")
+        row[0].set_title(f"{MODEL_LABEL[model_id]}: gradient-change band", fontsize=10)
+        row[1].set_title(f"{MODEL_LABEL[model_id]}: effective β", fontsize=10)
         for ax in row:
             plots.log_scale(ax)
             ax.set_xlabel("training step")

@@ -36,7 +36,7 @@ from .ols_verdicts import (  # noqa: F401
     BAND_HEADLINE, band_decades, insensitive_band, uniform_bounds, allowed_widening, c6_uniform,
     c6_band_readings, verdict_c6, SMALL_EPS_A, WIDEN_DIP, c7_fractions, c7_holds, verdict_c7, C8_READINGS,
     C8_HEADLINE, RATE_FRACTION, C8_MIN_GROWTH, C8_COND_SHARE, appb_interval, c8_widths, c8_readings,
-    verdict_c8, local_rates, rate_table, appb_gd_interval, slides_table, PAPER_REPORTS, verdict_table,
+    verdict_c8, local_rates, rate_table, appb_gd_interval, slides_table,
     verdicts,
 )
 
@@ -61,6 +61,6 @@ __all__ = [
     "uniform_bounds", "allowed_widening", "c6_uniform", "c6_band_readings", "verdict_c6", "SMALL_EPS_A",
     "WIDEN_DIP", "c7_fractions", "c7_holds", "verdict_c7", "C8_READINGS", "C8_HEADLINE", "RATE_FRACTION",
     "C8_MIN_GROWTH", "C8_COND_SHARE", "appb_interval", "c8_widths", "c8_readings", "verdict_c8",
-    "local_rates", "rate_table", "appb_gd_interval", "slides_table", "PAPER_REPORTS", "verdict_table",
+    "local_rates", "rate_table", "appb_gd_interval", "slides_table",
     "verdicts",
 ]

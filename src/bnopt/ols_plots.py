@@ -68,23 +68,31 @@ def plot_loss_curves(curves) -> plt.Figure:
 
 
 def plot_effective_step(eff) -> plt.Figure:
-    """ε̂ at the last step against ε for each a₀, with the ~ε and ~1/ε regimes and the ε_opt band."""
-    fig, ax = plt.subplots(figsize=(6.4, 4))
+    """ε̂ at the last step against ε for each a₀, with the ~ε and ~1/ε regimes (left) and, zoomed to the
+    0.8–1.25 ε_opt band (invisible on the full axis), ε̂/ε_opt (right)."""
+    fig, (ax, zx) = plt.subplots(1, 2, figsize=(10, 3.8), gridspec_kw={"width_ratios": [1.3, 1]})
     eps, a0s = np.asarray(eff["eps"]), np.asarray(eff["a0"])
     all_vals = np.asarray(eff["effective_step"])[..., -1]  # (w₀ kind, a₀, ε)
     vals = all_vals[0]
     eps_opt = float(eff["eps_opt"])
-    ax.axhspan(ols.CLOSE_FACTOR * eps_opt, eps_opt / ols.CLOSE_FACTOR, color="0.85", label="0.8–1.25 ε_opt")
+    ax.axhline(eps_opt, color="0.6", lw=1.2, label="ε_opt")
     ax.axhline(float(eff["threshold"]), color="k", lw=0.8, ls=":", label="2/λ_max")
+    zx.axhspan(ols.CLOSE_FACTOR, 1 / ols.CLOSE_FACTOR, color="0.85", label="0.8–1.25 ε_opt (near optimal)")
     for i, a0 in enumerate(a0s):
-        ax.plot(eps, vals[i], marker=".", **style("bngd", label=f"BNGD a₀ = {a0:g}",
-                                                  alpha=1.0 - 0.3 * i, ls=("-", "--", ":")[i % 3]))
-    ax.plot(eps, all_vals[1, 0], color="0.5", lw=1, label="BNGD a₀ = 1, Fig. 1's w₀ ∥ g")
+        kw = style("bngd", label=f"BNGD a₀ = {a0:g}", alpha=1.0 - 0.3 * i, ls=("-", "--", ":")[i % 3])
+        ax.plot(eps, vals[i], marker=".", **kw)
+        zx.plot(eps, vals[i] / eps_opt, marker=".", **kw)
+    ax.plot(eps, all_vals[1, 0], color="0.5", lw=1, label="BNGD a₀ = 1, [C] Fig. 1's w₀ ∥ g")
     v0 = vals[0]
     ax.plot(eps[:8], v0[0] * eps[:8] / eps[0], color="k", lw=0.8, ls="--", label="∝ ε, ∝ 1/ε")
     ax.plot(eps[-8:], v0[-1] * eps[-1] / eps[-8:], color="k", lw=0.8, ls="--")
     _log_axes(ax, "learning rate ε", f"effective step ε̂ at k = {int(np.asarray(eff['steps'])[-1])}")
-    ax.legend(fontsize=8)
+    ax.set_title("ε̂ over the whole ε grid", fontsize=10)
+    ax.legend(fontsize=7)
+    _log_axes(zx, "learning rate ε", "ε̂ / ε_opt")
+    zx.set_ylim(0.25, 4.0)
+    zx.set_title("zoomed: ε̂ / ε_opt near 1", fontsize=10)
+    zx.legend(fontsize=7)
     return fig
 
 

@@ -512,30 +512,6 @@ def slides_table(curves, fig1_results: Sequence, fig7_results: Sequence) -> list
 
 
 # What [C] reports for each claim judged on this page (words and place), shown beside the verdict
-PAPER_REPORTS: dict[str, str] = {
-    "C1": "[C] §2.1, eq. 3–5: GD \"converges if 0 < ε < 2/λ_max\"; at ε_opt the rate is (κ−1)/(κ+1)",
-    "C2": "[C] Thm 3.3: converges \"for any initial value (a₀, w₀) and any ε > 0, as long as ε_a ∈ (0, 1]\"",
-    "C4": "[C] Lemma A.1: the eigenvalues of H* interlace with H's; §3.3: κ* ≤ κ, strict \"for almost all u\"",
-    "C5": "[C] §4.1, Fig. 1: \"the optimal convergence rate of BNGD can be better than GD in some "
-          "configurations\"; \"if this difference is small, the acceleration is imperceptible\"",
-    "C6": "[C] Prop. 3.5: C₁ ≤ ε̂_k/ε ≤ C₂ for ε ≪ 1 and C₁ ≤ ε̂_k·ε ≤ C₂ for ε ≫ 1, constants "
-          "\"independent on ε and k\"; §3.3: \"the interval of this insensitivity is actually quite large in "
-          "practice\" (no width given)",
-    "C7": "[C] §4.1: \"the size of this region is inversely dependent on the initial condition a₀\"; "
-          "\"small ε_a will weaken the performance of BN\"",
-    "C8": "[C] App. B.2: \"larger dimensions leads to larger intervals of 'optimal' step size (Figure 7)\"; "
-          "\"the effect of condition number on the 'optimal' interval is small (Figure 8)\" (no widths given)",
-}
-
-
-def verdict_table(found: Sequence[Verdict]) -> list[dict[str, str]]:
-    """Rows for the page: claim, verdict, what [C] reports, what this build measured, how it was read."""
-    rows = []
-    for v in found:
-        row = v.as_row()
-        rows.append({"claim": v.claim_id, "verdict": v.verdict, "[C] reports": PAPER_REPORTS.get(v.claim_id, ""),
-                     "this build measured": row["numbers"], "reading": row["detail"]})
-    return rows
 
 
 def verdicts(res: dict[str, Any], profile: str) -> list[Verdict]:

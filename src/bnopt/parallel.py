@@ -3,10 +3,14 @@
 `local_pool` starts spawned workers (safe with torch's threads, the same on every OS) that end
 when the process that started them dies, even when it is killed, so a killed notebook leaves no
 orphaned workers training on. `run_many` loads or runs a set of independent stored results on
-such workers, one per free core, each worker on `cores // workers` threads: on 2 cores two
+such workers, one per free core (`runtime.free_cores`: the available cores that other processes
+do not keep busy when the pool starts), each worker on `free // workers` threads: on 2 cores two
 one-thread VGG trainings run 1.2x faster together than one after another on two threads (11.3 +
 11.3 against 18.4 steps/s, width 8, measured with the machine otherwise idle), and a process
-that owns its one core does not collapse when another one spins.
+that owns its one core does not collapse when another one spins. Beside one busy process (in
+another session, as a second terminal's job is) only one core is free, and one worker uses it
+better than two taking turns on it: one-thread VGG workers (width 8, batch 128) made 11.2 steps/s
+alone there against 5.05 + 5.20 = 10.25 for two (idle: 10.0 for one, 11.2 + 10.3 = 21.5 for two).
 """
 
 from __future__ import annotations
@@ -89,10 +93,11 @@ def map_local(fn: Callable[..., Any], calls: list[tuple[Any, ...]]) -> list[Any]
 
     `fn` must be a module-level function (the workers are spawned). Ctrl-C ends the workers at once.
     """
-    workers = min(len(calls), runtime.available_cores())
+    free = runtime.free_cores()
+    workers = min(len(calls), free)
     if workers <= 1:
         return [fn(*args) for args in calls]
-    pool = local_pool(workers, max(1, runtime.available_cores() // workers))
+    pool = local_pool(workers, max(1, free // workers))
     try:
         return [f.result() for f in [pool.submit(_named, results.running(), fn, args) for args in calls]]
     except KeyboardInterrupt:
@@ -115,12 +120,13 @@ def run_many(name: str, fn: Callable[[Any], dict[str, Any]], specs: Mapping[str,
     done = {k: None if force else results.load(name, spec) for k, spec in specs.items()}
     todo = [k for k, r in done.items() if r is None]
     results.report("plan", name, total=len(specs), todo=len(todo))
-    workers = min(len(todo), runtime.available_cores())
+    free = runtime.free_cores() if todo else 1
+    workers = min(len(todo), free)
     from . import data  # absent data is looked for (and downloaded) here, once, not by every worker
 
     present = dataset is None or data.available(dataset)
     if todo and workers > 1 and present and not results.loading_only():
-        pool = local_pool(workers, max(1, runtime.available_cores() // workers))
+        pool = local_pool(workers, max(1, free // workers))
         try:
             futures = {k: pool.submit(results.load_or_not_run, name, fn, specs[k], profile=profile,
                                       dataset=dataset, force=force) for k in todo}

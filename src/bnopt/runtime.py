@@ -21,8 +21,8 @@ convnets the available cores that other processes are not keeping busy right now
 sampled from /proc/stat when the run starts), at least one: all of them on an idle machine, one
 beside a busy competitor on 2 cores, where one thread keeps its speed (a VGG step: 9.5 steps/s
 beside the competitor, 8.1–9.6 idle) and two threads collapse (2.7, against 13.8–15.3 idle).
-Independent runs go to one-thread worker processes (`parallel.run_many`), which is both faster
-idle and graceful under load. A competitor that starts after a run has begun is not seen. On a
+Independent runs go to one-thread worker processes (`parallel.run_many`), one per free core
+(`free_cores`), which is both faster idle and graceful under load. A competitor that starts after a run has begun is not seen. On a
 shared machine set $BNOPT_THREADS (e.g. BNOPT_THREADS=1), which overrides the rule; it must be a
 whole number >= 1 (empty means unset).
 """
@@ -88,6 +88,12 @@ def busy_cores(sample_s: float = 0.2) -> float | None:
     return (1.0 - (idle1 - idle0) / (total1 - total0)) * (os.cpu_count() or 1)
 
 
+def free_cores() -> int:
+    """Available cores that other processes are not keeping busy now (`busy_cores`), at least one."""
+    cores, busy = available_cores(), busy_cores()
+    return cores if busy is None else max(1, min(cores, round(cores - busy)))
+
+
 def recommended_threads(model_id: str | None = None) -> int:
     """Threads for training `model_id` on CPU: $BNOPT_THREADS, else the measured rule (docstring)."""
     n = env_threads()
@@ -95,8 +101,7 @@ def recommended_threads(model_id: str | None = None) -> int:
         return n
     if model_id in SMALL_MODELS:
         return 1
-    cores, busy = available_cores(), busy_cores()
-    return cores if busy is None else max(1, min(cores, round(cores - busy)))
+    return free_cores()
 
 
 def configure_threads(threads: int | None = None, *, model_id: str | None = None) -> int:

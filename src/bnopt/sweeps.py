@@ -272,7 +272,7 @@ def run_job(job: SweepJob, profile: str, threads: int | None = None) -> results.
 
 
 def local_workers(jobs: Sequence[SweepJob], threads: int | None = None) -> tuple[int, int | None]:
-    """(worker processes, threads each) for `jobs` on this machine: cores // threads per job, 1 on a GPU.
+    """(worker processes, threads each) for `jobs` on this machine: free cores // threads per job, 1 on a GPU.
 
     threads None = `runtime.recommended_threads` of the jobs' nets: 1 for the one-layer net (so one
     process per core), every core for a convnet (so one process: the job is already spread over
@@ -283,7 +283,7 @@ def local_workers(jobs: Sequence[SweepJob], threads: int | None = None) -> tuple
     per_job = threads if threads is not None else max(runtime.recommended_threads(j.model_id) for j in jobs)
     if per_job < 1:
         raise ValueError(f"threads={threads} must be >= 1 (or None for the measured recommendation)")
-    return max(1, min(len(jobs), runtime.available_cores() // per_job)), per_job
+    return max(1, min(len(jobs), runtime.free_cores() // per_job)), per_job
 
 
 def _gather(jobs: Sequence[SweepJob], done: list[results.Result | None], executor: Any, profile: str,
@@ -576,15 +576,6 @@ def width_table(panels: dict[str, results.Result]) -> list[dict[str, Any]]:
 
 # --- claim verdicts ------------------------------------------------------------------------------
 
-PAPER_REPORTS: dict[str, str] = {
-    "C10": ("[C] §4.2, Fig. 3 (lr = 1e-3…1e3 in their script): \"GD and BNGD with identical learning rates for "
-            "weights and BN parameters exhibit a maximum allowed learning rate, beyond which the iterations "
-            "becomes unstable. On the other hand, BNGD with separate learning rates exhibits a much larger "
-            "range of stability over learning rate for non-BN parameters\" (on all three datasets)."),
-    "C11": ("[C] §4.2, Fig. 3 (loss at epoch 1): \"BN accelerates convergence more significantly for deep "
-            "networks, whereas for one-layer networks, the best performance of BNGD and GD are similar\"."),
-}
-"""What [C] reports for each claim of this section, with the place, shown beside the verdicts."""
 
 
 def _datasets_of(panels: dict[str, results.Result]) -> str:
@@ -769,7 +760,3 @@ def verdicts(panels: dict[str, results.Result], profile: str) -> list[claims.Ver
     return [fn(panels, profile) for fn, _ in CLAIMS.values()]
 
 
-def verdict_table(panels: dict[str, results.Result], profile: str) -> list[dict[str, str]]:
-    """The page's verdict rows, each with what [C] reports beside what this build measured."""
-    return [{"claim": v.claim_id, "[C] reports": PAPER_REPORTS[v.claim_id],
-             **{k: x for k, x in v.as_row().items() if k != "claim"}} for v in verdicts(panels, profile)]

@@ -11,9 +11,10 @@ SEP_LINESTYLES = ("-", "--", ":", "-.")  # one per lr_a of separate-lr BNGD
 
 
 def _curve_style(method: str, k_sep: int) -> dict[str, object]:
-    """Colour from `plots.METHOD_STYLE`; separate-lr curves told apart by line style."""
+    """Colour from `plots.METHOD_STYLE`; separate-lr curves told apart by line style, shared-lr BNGD by dots."""
     return {"color": plots.METHOD_STYLE[method]["color"],
-            "linestyle": SEP_LINESTYLES[k_sep % len(SEP_LINESTYLES)] if method == "bngd_sep" else "-"}
+            "linestyle": SEP_LINESTYLES[k_sep % len(SEP_LINESTYLES)] if method == "bngd_sep" else "-",
+            **({"marker": "o", "markersize": 3.5} if method == "bngd" else {})}
 
 
 def draw_panel(ax: plt.Axes, res: results.Result, name: str) -> None:
