@@ -54,7 +54,7 @@ fig1, curves, eff, spectra, appb = (res[k] for k in ("fig1", "curves", "effectiv
 # contracts (Lemma A.10) and the runs here still settle, while `ε_a > 2` makes `a_k` grow like
 # `|1 − ε_a|^k` and every run diverges.
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Left: loss against step for GD at ε_opt and beyond 2/λ_max (crosses: divergence detected) and BNGD (ε_a = 1, a₀ = 1) for ε from 1e-5 to 1e16, κ = 100, d = 100. Right: loss after 2,000 steps against ε for several ε_a, and GD's (dotted line: 2/λ_max).", "name": "fig-ols-loss"}, "image": {"alt": "Figure: Left: loss against step for GD at ε_opt and beyond 2/λ_max (crosses: divergence detected) and BNGD (ε_a = 1, a₀ = 1) for ε from 1e-5 to 1e16, κ = 100, d = 100"}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Left: loss against step for GD at ε_opt and beyond 2/λ_max (a cross where a diverging curve leaves the axes) and BNGD (ε_a = 1, a₀ = 1) for ε from 1e-5 to 1e16, κ = 100, d = 100. Right: loss after 2,000 steps against ε for several ε_a, and GD's (dotted line: 2/λ_max).", "name": "fig-ols-loss"}, "image": {"alt": "Figure: Left: loss against step for GD at ε_opt and beyond 2/λ_max (a cross where a diverging curve leaves the axes) and BNGD (ε_a = 1, a₀ = 1) for ε from 1e-5 to 1e16, κ = 100, d = 100"}}
 ols_plots.plot_loss_curves(curves);
 
 # %% [markdown]

@@ -33,12 +33,17 @@ def plot_loss_curves(curves) -> plt.Figure:
     steps, eps, ea = (np.asarray(curves[k]) for k in ("steps", "eps", "eps_a"))
     gd_loss, gd_f = np.asarray(curves["gd_loss"]), np.asarray(curves["gd_factors"])
     ax.plot(steps, gd_loss[0], **style("gd", label="GD at ε_opt", lw=2.5))
+    top = 1e10  # the panel's upper limit: a diverging curve leaves through it
     for f in (1.01, 2.5):
         row = 1 + int(np.flatnonzero(np.isclose(gd_f, f))[0])
-        ax.plot(steps, gd_loss[row], **style("gd", label=f"GD at {f:g}·2/λ_max", ls="--" if f < 2 else ":"))
+        y = gd_loss[row]
+        ax.plot(steps, y, **style("gd", label=f"GD at {f:g}·2/λ_max", ls="--" if f < 2 else ":"))
+        out = np.flatnonzero(~np.isfinite(y) | (y > top))
         div = int(np.asarray(curves["gd_diverged_at"])[row])
-        if div != ols.NOT_DIVERGED:
-            mark_diverged(ax, [div], [gd_loss[row, div - 1]], "gd", label=None)
+        if out.size:  # a cross on the top edge where the curve leaves the axes
+            mark_diverged(ax, [steps[int(out[0])]], [top / 10], "gd", label=None)
+        elif div != ols.NOT_DIVERGED:
+            mark_diverged(ax, [div], [y[div - 1]], "gd", label=None)
     one = np.asarray(curves["bn_loss"])[int(np.flatnonzero(ea == 1.0)[0])]
     picks = [int(np.argmin(np.abs(np.log10(eps) - p))) for p in (-5, -2, 0, 2, 4, 8, 16)]
     cmap = plt.get_cmap("Oranges")
@@ -47,7 +52,7 @@ def plot_loss_curves(curves) -> plt.Figure:
                 label=f"BNGD ε = {eps[i]:.0e}")
     _log_axes(ax, "step k", "excess loss J − J*")
     ax.set_xscale("symlog", linthresh=10)
-    ax.set_ylim(1e-33, 1e10)
+    ax.set_ylim(1e-33, top)
     ax.legend(fontsize=7, ncol=2)
     final = np.asarray(curves["bn_loss"])[:, :, -1]
     cm2 = plt.get_cmap("viridis")
