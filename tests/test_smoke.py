@@ -68,7 +68,7 @@ def test_estimate_scales_steps_hooks_and_evaluations_by_their_full_counts(monkey
     slow = Every(100)  # in 4 smoke steps it acts once (step 0); in 1,000 steps 10 times
     clock = smoke.Clock("x", 1000, [slow], evals_full=5)
     clock.spent[0][0] = 2.0  # seconds its one smoke call took
-    clock.eval_s, clock.evals = 3.0, 1
+    clock.eval_s, clock.eval_real, clock.evals = 3.0, 3.0, 1
     # 4 steps took 5.4 s: 2 s in the hook, 3 s in the evaluation, 0.1 s per plain step
     assert clock.estimate(4, 5.4) == pytest.approx(0.1 * 1000 + 2.0 * 10 + 3.0 * 5)
 
@@ -195,7 +195,9 @@ def test_the_paper_profile_s_largest_training_jobs_take_a_step():
     """`paper` cannot be smoke-run on a small CPU (its VGG alone evaluates 50,000 images per run), so its
     largest training shapes take one step here, on the device `auto` picks: the biggest lr-sweep job (every
     lr and seed of the CIFAR-10 panel stacked into one wide net, at the paper's width) and the paper VGG.
-    Data are random tensors of the datasets' shapes; the loaders are tested elsewhere."""
+    Data are random tensors of the datasets' shapes; the loaders are tested elsewhere. The sweep job steps on
+    a batch of 10 images, not its 100: its 200 stacked runs at full width are what is checked, and a CPU
+    takes about a minute for the full batch."""
     from bnopt import profiles, sweeps
 
     s = profiles.settings("sweeps", "paper")
@@ -204,8 +206,9 @@ def test_the_paper_profile_s_largest_training_jobs_take_a_step():
     assert job.dataset == "cifar10" and len(job.runs()) == s.n_lrs * s.seeds
     gen = torch.Generator().manual_seed(0)
     x, y = torch.randn(200, 3, 32, 32, generator=gen), torch.randint(0, 10, (200,), generator=gen)
-    log = sweeps.train_many(job.model_id, job.norm, job.runs(), (x[:job.batch_size], y[:job.batch_size]),
-                            batch_size=job.batch_size, width=job.width, bn_eps=job.bn_eps,
+    assert job.batch_size >= 10
+    log = sweeps.train_many(job.model_id, job.norm, job.runs(), (x[:10], y[:10]),
+                            batch_size=10, width=job.width, bn_eps=job.bn_eps,
                             eval_data=(x[:20], y[:20]), device=job.device)
     assert log.loss.shape == (len(job.runs()), 1) and np.isfinite(log.initial_loss).all()
 
@@ -232,3 +235,50 @@ def test_a_long_loop_of_a_build_reports_its_steps(monkeypatch, tmp_path, capsys)
     quiet = smoke.Clock("SGD", 4)  # no build reading the events: nothing is written
     quiet.tick(1)
     assert len(log_file.read_text().splitlines()) == 3
+
+
+def test_a_capped_evaluation_is_the_mean_over_its_first_chunks():
+    model = models.build("dln", "none", seed=0)
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randn(50, 10, generator=gen), torch.randn(50, 10, generator=gen)
+    loss_fn = models.loss_fn("dln")
+    full = train.evaluate(model, (x, y), loss_fn, batch_size=10)[0]
+    assert train.evaluate(model, (x, y), loss_fn, batch_size=10, max_chunks=99)[0] == full
+    two = train.evaluate(model, (x, y), loss_fn, batch_size=10, max_chunks=2)[0]
+    assert two == pytest.approx(train.evaluate(model, (x[:20], y[:20]), loss_fn, batch_size=10)[0])
+    assert two != pytest.approx(full)
+    with pytest.raises(ValueError, match="max_chunks=0.*positive"):
+        train.evaluate(model, (x, y), loss_fn, batch_size=10, max_chunks=0)
+
+
+def test_a_capped_evaluation_counts_as_the_whole_in_the_estimate(monkeypatch):
+    monkeypatch.setenv(smoke.SMOKE_ENV, "2")
+    clock = smoke.Clock("x", 10, evals_full=1)
+    assert clock.evaluation(lambda: time.sleep(0.05) or 7, share=0.25) == 7
+    assert clock.eval_s == pytest.approx(4 * clock.eval_real) and clock.eval_real >= 0.05
+    assert clock._measuring_s() == clock.eval_real  # the plain steps lose only the time really spent
+    for bad in (0.0, 1.5):
+        with pytest.raises(ValueError, match="share"):
+            clock.evaluation(lambda: None, share=bad)
+
+
+def test_a_smoke_run_evaluates_the_step_cap_of_chunks_and_scales_its_time(monkeypatch):
+    seen: list[object] = []
+    real = train.evaluate
+
+    def spy(*args):
+        seen.append(args[4])  # max_chunks
+        return real(*args)
+
+    monkeypatch.setattr(train, "evaluate", spy)
+    clock = smoke.Clock("x", 10, evals_full=1)
+    monkeypatch.setattr(clock, "evaluation", lambda fn, share=1.0: seen.append(share) or fn())
+    model = models.build("dln", "none", seed=0)
+    x, y = torch.randn(44, 10), torch.randn(44, 10)  # chunks of 10: bounds 0, 10, 20, 30, 44 (tail merged)
+    monkeypatch.setenv(smoke.SMOKE_ENV, "2")
+    train.timed_evaluation(clock, model, (x, y), models.loss_fn("dln"), 10)
+    assert seen == [pytest.approx(20 / 44), 2]
+    monkeypatch.delenv(smoke.SMOKE_ENV)
+    seen.clear()
+    train.timed_evaluation(clock, model, (x, y), models.loss_fn("dln"), 10)
+    assert seen == [1.0, 4]

@@ -83,6 +83,18 @@ def test_train_many_names_the_nets_it_trains() -> None:
         sweeps.train_many("mnist_linear", "bn", [], xy)
 
 
+def test_a_smoke_run_of_train_many_evaluates_its_first_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    xy = _toy("mnist_linear", n=200)
+    runs = [(0.1, 0.1, 0), (0.5, 0.1, 1)]
+    monkeypatch.setenv("BNOPT_SMOKE", "1")  # one step, one chunk of 50 of the 200 evaluation images
+    capped = sweeps.train_many("mnist_linear", "bn", runs, xy, eval_batch_size=50)
+    monkeypatch.delenv("BNOPT_SMOKE")
+    first = sweeps.train_many("mnist_linear", "bn", runs, xy, eval_data=(xy[0][:50], xy[1][:50]), eval_batch_size=50)
+    whole = sweeps.train_many("mnist_linear", "bn", runs, xy, eval_batch_size=50)
+    np.testing.assert_allclose(capped.initial_loss, first.initial_loss, rtol=1e-12)
+    assert capped.steps == 1 and not np.allclose(capped.initial_loss, whole.initial_loss)
+
+
 def test_softmax_mse_loss_works_under_vmap() -> None:
     logits, y = torch.randn(3, 7, 10), torch.randint(0, 10, (3, 7))
     batched = torch.func.vmap(models.mse_on_softmax)(logits, y)

@@ -349,7 +349,7 @@ def train_moments(model: nn.Module, data: train.Batch, config: train.TrainConfig
         t += done
         if diverged_at < 0 and test is not None and (t % eval_every == 0 or t == n_steps):
             write_params()
-            evals.append((t, *clock.evaluation(lambda: train.evaluate(model, test, loss_fn, config.eval_batch_size))))
+            evals.append((t, *train.timed_evaluation(clock, model, test, loss_fn, config.eval_batch_size)))
         bar.update(t - 1, float(losses[max(t - 1, 0)]))
         clock.tick(t)
     bar.close()

@@ -6,7 +6,8 @@ plain steps, each measurement hook and each evaluation apart (`Clock`), and repo
 progress event, the time its full run would take on this machine: the plain step time (after the
 first step, which carries the warm-up) × the full step count, plus each hook's time per call × the
 number of calls its schedule makes in the full run, plus the evaluation time × the number of
-full-run evaluations. Results of a smoke run carry the cap in
+full-run evaluations. An evaluation inside a loop is capped too, at the same number of chunks
+(`train.timed_evaluation`), and its time scaled up by the data it left out. Results of a smoke run carry the cap in
 their key (`results.result_key`), so they can never be read as real results.
 
 In a real build the same clock reports, about every STEPS_REPORT_S seconds, how many steps a long
@@ -79,7 +80,7 @@ class Clock:
         self.spent = [[0.0] for _ in hooks]
         self.hooks_in = list(hooks)
         self.hooks = [_Timed(h, s) for h, s in zip(hooks, self.spent)] if self.active else list(hooks)
-        self.eval_s, self.evals = 0.0, 0
+        self.eval_s, self.eval_real, self.evals = 0.0, 0.0, 0  # estimated full / measured eval seconds
         self.start = time.perf_counter()
         self.ticks: list[tuple[float, int, float]] = [(self.start, 0, 0.0)]  # (time, steps done, measuring s)
         self.reports = bool(os.environ.get(results.PROGRESS_ENV)) and not self.active
@@ -87,7 +88,7 @@ class Clock:
 
     def _measuring_s(self) -> float:
         """Seconds spent so far in hooks and evaluations."""
-        return sum(s[0] for s in self.spent) + self.eval_s
+        return sum(s[0] for s in self.spent) + self.eval_real
 
     def tick(self, steps_done: int) -> None:
         """Mark that `steps_done` steps are made (call after each step, or each chunk of steps).
@@ -119,13 +120,21 @@ class Clock:
         rate = max(sum(p for p, _ in later), 0.0) / sum(n for _, n in later)
         return rate, max(stretches[0][0] - rate * stretches[0][1], 0.0)
 
-    def evaluation(self, fn: Callable[[], Any]) -> Any:
-        """Run an evaluation, timing it apart from the steps."""
+    def evaluation(self, fn: Callable[[], Any], share: float = 1.0) -> Any:
+        """Run an evaluation, timing it apart from the steps; `share`: the part of the full one it makes.
+
+        A smoke run evaluates only the first chunks (`train.timed_evaluation`); its time over `share`
+        is what the full evaluation would take.
+        """
+        if not 0 < share <= 1:
+            raise ValueError(f"share={share}: the part of the full evaluation made must be in (0, 1]")
         start = time.perf_counter()
         try:
             return fn()
         finally:
-            self.eval_s += time.perf_counter() - start
+            spent = time.perf_counter() - start
+            self.eval_real += spent
+            self.eval_s += spent / share
             self.evals += 1
 
     def estimate(self, steps_run: int, seconds: float) -> float:

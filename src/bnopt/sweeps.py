@@ -140,6 +140,8 @@ def train_many(model_id: str, norm: str, runs: Sequence[tuple[float, float, int]
     x_all, y_all = data_[0].to(dev), data_[1].to(dev)
     eval_data = (x_all, y_all) if eval_data is None else (eval_data[0].to(dev), eval_data[1].to(dev))
     bounds = train.eval_bounds(len(eval_data[0]), eval_batch_size)
+    chunks = smoke.cap(len(bounds) - 1)  # a smoke run evaluates its first chunks, its time scaled up
+    share, bounds = bounds[chunks] / bounds[-1], bounds[:chunks + 1]
     full = epochs * train.steps_per_epoch(len(x_all), batch_size)
     n_steps = smoke.cap(full)  # a few in a smoke run
     next_batch = _minibatches(len(x_all), distinct, batch_size, dev)
@@ -147,10 +149,11 @@ def train_many(model_id: str, norm: str, runs: Sequence[tuple[float, float, int]
     losses = torch.full((n_runs, n_steps), math.nan, dtype=torch.float64)
     first = torch.full((n_runs,), math.nan, dtype=torch.float64, device=dev)
     diverged_at = torch.full((n_runs,), -1, dtype=torch.int64)
-    initial_loss = wide.evaluate(layers, init, *eval_data, bounds, loss_fn)[0].cpu()[group.cpu()]
+    clock = smoke.Clock(f"{model_id} × {n_runs} runs", full, evals_full=2)  # evaluated before and after
+    initial_loss = clock.evaluation(lambda: wide.evaluate(layers, init, *eval_data, bounds, loss_fn),
+                                    share)[0].cpu()[group.cpu()]
     seeds_in, sizes = torch.unique_consecutive(group, return_counts=True)
     rates = {k: _per_run(lr_norms if k in norm_names else lrs, v) for k, v in params.items()}
-    clock = smoke.Clock(f"{model_id} × {n_runs} runs", full)
     for t in range(n_steps):
         if active.numel() == 0:
             break
@@ -172,15 +175,15 @@ def train_many(model_id: str, norm: str, runs: Sequence[tuple[float, float, int]
             rates = {k: v[keep] for k, v in rates.items()}
             seeds_in, sizes = torch.unique_consecutive(group[active], return_counts=True)
         clock.tick(t + 1)
-    clock.finish(n_steps)  # the loop's steps only: the evaluations around it are made once in any run
     final = torch.full((n_runs,), math.inf, dtype=torch.float64)
     final_acc = torch.full((n_runs,), math.nan, dtype=torch.float64)
     if active.numel():
-        f_loss, f_acc = wide.evaluate(layers, params, *eval_data, bounds, loss_fn)
+        f_loss, f_acc = clock.evaluation(lambda: wide.evaluate(layers, params, *eval_data, bounds, loss_fn), share)
         final[original[active.cpu()]], final_acc[original[active.cpu()]] = f_loss.cpu(), f_acc.cpu()
         blown = ~torch.isfinite(final) & (diverged_at < 0)  # finite training, non-finite evaluation
         diverged_at[blown] = n_steps
         final[blown], final_acc[blown] = math.inf, math.nan
+    clock.finish(n_steps)
     initial = torch.empty_like(initial_loss)
     initial[original] = initial_loss
     return ManyRunsLog(loss=losses.numpy(), final_loss=final.numpy(), final_accuracy=final_acc.numpy(),

@@ -289,17 +289,21 @@ def eval_bounds(n: int, batch_size: int) -> list[int]:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, data: Batch, loss_fn: LossFn, batch_size: int = 1000) -> tuple[float, float]:
+def evaluate(model: nn.Module, data: Batch, loss_fn: LossFn, batch_size: int = 1000,
+             max_chunks: int | None = None) -> tuple[float, float]:
     """Mean loss and accuracy on `data` in eval mode (no noise), in chunks of `batch_size`.
 
     Normalisation layers use each chunk's own batch statistics (see `norms`); the last chunk is
-    merged into the previous one if it is smaller than half a chunk.
+    merged into the previous one if it is smaller than half a chunk. With `max_chunks`, only the
+    first that many chunks are evaluated (a smoke run's capped evaluation, `timed_evaluation`).
     """
     x, y = data
+    if max_chunks is not None and max_chunks < 1:
+        raise ValueError(f"max_chunks={max_chunks}: give a positive number of chunks, or None for all")
     was_training = model.training
     model.eval()
     try:
-        bounds = eval_bounds(len(x), batch_size)
+        bounds = eval_bounds(len(x), batch_size)[:None if max_chunks is None else max_chunks + 1]
         total_loss, correct = 0.0, 0.0
         for a, b in zip(bounds[:-1], bounds[1:]):
             out = model(x[a:b])
@@ -307,7 +311,16 @@ def evaluate(model: nn.Module, data: Batch, loss_fn: LossFn, batch_size: int = 1
             correct += float(_accuracy(out, y[a:b])) * (b - a)
     finally:
         model.train(was_training)
-    return total_loss / len(x), correct / len(x)
+    return total_loss / bounds[-1], correct / bounds[-1]
+
+
+def timed_evaluation(clock: smoke.Clock, model: nn.Module, data: Batch, loss_fn: LossFn,
+                     batch_size: int) -> tuple[float, float]:
+    """`evaluate` inside a training loop, timed by `clock`; a smoke run evaluates at most its step cap of chunks."""
+    bounds = eval_bounds(len(data[0]), batch_size)
+    chunks = smoke.cap(len(bounds) - 1)
+    return clock.evaluation(lambda: evaluate(model, data, loss_fn, batch_size, chunks),
+                            share=bounds[chunks] / bounds[-1])
 
 
 def _param_groups(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
@@ -392,7 +405,7 @@ def train(model: nn.Module, data: Batch, config: TrainConfig, hooks: Sequence[An
             for fn in after:
                 fn(state)
         if test is not None and ((t + 1) % (config.eval_every or n_steps) == 0 or t + 1 == n_steps):
-            test_loss, test_acc = clock.evaluation(lambda: evaluate(model, test, loss_fn, config.eval_batch_size))
+            test_loss, test_acc = timed_evaluation(clock, model, test, loss_fn, config.eval_batch_size)
             eval_steps.append(t + 1)
             test_losses.append(test_loss)
             test_accs.append(test_acc)

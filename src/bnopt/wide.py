@@ -302,8 +302,8 @@ def evaluate(layers: Sequence[Layer], params: dict[str, Tensor], x: Tensor, y: T
              bounds: Sequence[int], loss_fn: LossFn) -> tuple[Tensor, Tensor]:
     """Mean loss and accuracy (float64, (runs,)) of every run on the shared data (x, y).
 
-    The data is cut at `bounds` (`train.eval_bounds`); BN uses each chunk's statistics, as
-    `train.evaluate` does. Runs are taken in groups small enough to bound memory (EVAL_ELEMENTS).
+    The data is cut at `bounds` (`train.eval_bounds`, or its first chunks: the mean is over x[:bounds[-1]]);
+    BN uses each chunk's statistics, as `train.evaluate` does. Runs are taken in groups small enough to bound memory (EVAL_ELEMENTS).
     """
     runs = next(iter(params.values())).shape[0]
     largest_chunk = max(b - a for a, b in zip(bounds[:-1], bounds[1:]))
@@ -320,4 +320,4 @@ def evaluate(layers: Sequence[Layer], params: dict[str, Tensor], x: Tensor, y: T
             loss[r0:r0 + n] += run_losses(out, yb, loss_fn).double() * (b - a)
             hit = out.transpose(1, 2).contiguous().argmax(2) == yb  # argmax along contiguous memory: faster
             acc[r0:r0 + n] += hit.double().mean(1) * (b - a)
-    return loss / len(x), acc / len(x)
+    return loss / bounds[-1], acc / bounds[-1]
