@@ -48,7 +48,8 @@
 # page on those results into `_build/smoke/paper/` (never into the book's results), and prints per
 # page the measured cost per step and the estimated time of the full run on that machine: the
 # plain step time × the full step count, plus each measurement's time × the number of times the full
-# run makes it. The estimate leaves out what grows with the step count outside the training loops.
+# run makes it (an evaluation inside a loop covers its first 5 chunks of data, its time scaled up to
+# the whole). The estimate leaves out what grows with the step count outside the training loops.
 #
 # Choose one with `make book PROFILE=paper`, or rerun a single page with
 # `python -m bnopt.build --profile paper --only <page>`. The ledger (`claims`), the intro and this
