@@ -435,3 +435,31 @@ def test_s8_matched_reading_uses_the_matched_vgg_nets_too() -> None:
     assert v.verdict == claims.MIXED and v.readings[1][1].startswith(claims.REPRODUCED)
     _set_vgg(runs, "vgg-linf_matched", _fake(20.0))
     assert landscape.verdict_s8(runs, "ci").readings[1][1].startswith(claims.MIXED)
+
+
+def test_lp_figures_name_the_nets_this_profile_did_not_run() -> None:
+    """At ci only the standard and BN VGG nets run: the l_p figures say which nets are missing, and
+    every loss panel of the training figure names its own nets."""
+    import matplotlib.pyplot as plt
+
+    def vgg(scale: float) -> results.Result:
+        run = _fake(scale)
+        return results.Result({**run.arrays, "eval_steps": np.array([100, 200]), "test_accuracy": np.array([0.3, 0.5])},
+                              run.meta, run.path)
+
+    runs = {f"dln-{n}": _fake(1.0) for n in landscape.NORM_ORDER}
+    runs.update({"vgg-none": vgg(2.0), "vgg-bn": vgg(1.0)})
+    for fig in (landscape_plots.training_figure(runs), landscape_plots.landscape_figure(runs, "vgg", landscape.NORM_ORDER)):
+        note = fig._suptitle.get_text()
+        assert note.startswith("not run at this profile: VGG $\\ell_1$") and "VGG $\\ell_\\infty$" in note
+        assert "DLN" not in note and "standard" not in note and "BN" not in note
+        plt.close(fig)
+    fig = landscape_plots.training_figure(runs)
+    labels = [{t.get_text() for t in ax.get_legend().get_texts()} for ax in fig.axes[:2]]
+    assert labels[0] == {"standard", "BN"} and {"$\\ell_1$", "$\\ell_2$", "$\\ell_\\infty$"} <= labels[1]
+    plt.close(fig)
+    runs.update({f"vgg-{n}": vgg(1.0) for n in landscape.NORM_ORDER})
+    for fig in (landscape_plots.training_figure(runs), landscape_plots.landscape_figure(runs, "dln", landscape.NORM_ORDER),
+                landscape_plots.landscape_figure(runs, "vgg")):
+        assert fig._suptitle is None  # every net ran: no note
+        plt.close(fig)

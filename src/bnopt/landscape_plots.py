@@ -31,6 +31,14 @@ def _norms(runs: Runs, model_id: str, norms: Sequence[str]) -> list[str]:
     return [n for n in norms if f"{model_id}-{n}" in runs]
 
 
+def _note_missing(fig: Figure, runs: Runs, model_ids: Sequence[str], norms: Sequence[str]) -> None:
+    """A line above the panels naming the nets of `norms` that `runs` lacks (not run at this profile)."""
+    gone = [f"{MODEL_LABEL[m]} {plots.style(landscape.method_name(n))['label']}"
+            for m in model_ids for n in norms if f"{m}-{n}" not in runs]
+    if gone:
+        fig.suptitle("not run at this profile: " + ", ".join(gone), fontsize=9, color="0.3", y=1.03)
+
+
 def _band(ax: plt.Axes, steps: np.ndarray, lo: np.ndarray, hi: np.ndarray, method: str) -> None:
     """A shaded min–max band with its edges; non-finite maxima as crosses at the top."""
     st = plots.style(method)
@@ -79,6 +87,7 @@ def landscape_figure(runs: Runs, model_id: str, norms: Sequence[str] = ("none", 
     if model_id == "dln":
         plots.log_scale(axes[0])
     axes[0].legend()
+    _note_missing(fig, runs, [model_id], norms)
     return fig
 
 
@@ -168,7 +177,9 @@ def training_figure(runs: Runs, norms: Sequence[str] = landscape.NORM_ORDER) -> 
             ax.plot(res["eval_steps"], res["test_accuracy"], marker="o", ms=3, **plots.style(landscape.method_name(norm)))
         ax.set_xlabel("training step")
         ax.set_ylabel("VGG test accuracy")
-    axes[0].legend()
+    for ax in axes[:len(models_run)]:  # each loss panel names its own nets
+        ax.legend(fontsize=8)
+    _note_missing(fig, runs, models_run, norms)
     return fig
 
 
@@ -199,6 +210,7 @@ def activations_figure(runs: Runs, norms: Sequence[str] = landscape.NORM_ORDER,
                 ax.set_ylabel(f"layer #{layer}")
             if row == len(layers) - 1:
                 ax.set_xlabel("step")
+    _note_missing(fig, runs, ["vgg"], norms)
     return fig
 
 
