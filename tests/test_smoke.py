@@ -45,6 +45,13 @@ def test_the_cap_and_bad_values(monkeypatch):
             smoke.steps()
 
 
+def test_capped_bounds_keep_the_step_cap_of_chunks_and_say_their_share(monkeypatch):
+    assert smoke.capped_bounds([0, 10, 20, 44]) == ([0, 10, 20, 44], 1.0)
+    monkeypatch.setenv(smoke.SMOKE_ENV, "2")
+    assert smoke.capped_bounds([0, 10, 20, 44]) == ([0, 10, 20], pytest.approx(20 / 44))
+    assert smoke.capped_bounds([0, 30]) == ([0, 30], 1.0)
+
+
 def test_due_count_follows_the_schedule():
     assert smoke.due_count(Every(10), 0, 100) == 10
     assert smoke.due_count(Every(10), 0, 101) == 11

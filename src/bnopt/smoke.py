@@ -39,6 +39,12 @@ def cap(full: int) -> int:
     return full if limit is None else min(full, limit)
 
 
+def capped_bounds(bounds: Sequence[int]) -> tuple[list[int], float]:
+    """An evaluation's chunk bounds (from 0) cut to at most `steps()` chunks in a smoke run, and the share of the data kept."""
+    kept = list(bounds)[:cap(len(bounds) - 1) + 1]
+    return kept, kept[-1] / bounds[-1]
+
+
 def due_count(hook: Any, first: int, last: int) -> int:
     """Steps in [first, last) at which `hook` acts (its `due`; a hook without one acts at every step)."""
     due = getattr(hook, "due", None)

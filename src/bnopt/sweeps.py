@@ -139,9 +139,8 @@ def train_many(model_id: str, norm: str, runs: Sequence[tuple[float, float, int]
     params = {k: v[group].contiguous() for k, v in init.items()}
     x_all, y_all = data_[0].to(dev), data_[1].to(dev)
     eval_data = (x_all, y_all) if eval_data is None else (eval_data[0].to(dev), eval_data[1].to(dev))
-    bounds = train.eval_bounds(len(eval_data[0]), eval_batch_size)
-    chunks = smoke.cap(len(bounds) - 1)  # a smoke run evaluates its first chunks, its time scaled up
-    share, bounds = bounds[chunks] / bounds[-1], bounds[:chunks + 1]
+    # a smoke run evaluates its first chunks, its time scaled up by `share`
+    bounds, share = smoke.capped_bounds(train.eval_bounds(len(eval_data[0]), eval_batch_size))
     full = epochs * train.steps_per_epoch(len(x_all), batch_size)
     n_steps = smoke.cap(full)  # a few in a smoke run
     next_batch = _minibatches(len(x_all), distinct, batch_size, dev)

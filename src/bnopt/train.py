@@ -317,10 +317,8 @@ def evaluate(model: nn.Module, data: Batch, loss_fn: LossFn, batch_size: int = 1
 def timed_evaluation(clock: smoke.Clock, model: nn.Module, data: Batch, loss_fn: LossFn,
                      batch_size: int) -> tuple[float, float]:
     """`evaluate` inside a training loop, timed by `clock`; a smoke run evaluates at most its step cap of chunks."""
-    bounds = eval_bounds(len(data[0]), batch_size)
-    chunks = smoke.cap(len(bounds) - 1)
-    return clock.evaluation(lambda: evaluate(model, data, loss_fn, batch_size, chunks),
-                            share=bounds[chunks] / bounds[-1])
+    kept, share = smoke.capped_bounds(eval_bounds(len(data[0]), batch_size))
+    return clock.evaluation(lambda: evaluate(model, data, loss_fn, batch_size, len(kept) - 1), share)
 
 
 def _param_groups(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:

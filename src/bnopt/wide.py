@@ -302,8 +302,9 @@ def evaluate(layers: Sequence[Layer], params: dict[str, Tensor], x: Tensor, y: T
              bounds: Sequence[int], loss_fn: LossFn) -> tuple[Tensor, Tensor]:
     """Mean loss and accuracy (float64, (runs,)) of every run on the shared data (x, y).
 
-    The data is cut at `bounds` (`train.eval_bounds`, or its first chunks: the mean is over x[:bounds[-1]]);
-    BN uses each chunk's statistics, as `train.evaluate` does. Runs are taken in groups small enough to bound memory (EVAL_ELEMENTS).
+    The data is cut at `bounds` (`train.eval_bounds`, or its first chunks: the mean is over
+    x[:bounds[-1]]); BN uses each chunk's statistics, as `train.evaluate` does. Runs are taken in
+    groups small enough to bound memory (EVAL_ELEMENTS).
     """
     runs = next(iter(params.values())).shape[0]
     largest_chunk = max(b - a for a, b in zip(bounds[:-1], bounds[1:]))
